@@ -1,1 +1,6 @@
-//! tcpserver (skeleton)
+//! tcpserver (in progress)
+
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "responder")]
+pub mod responder;
