@@ -1,1 +1,129 @@
-//! (in progress)
+//! The load engine: thread-per-core HTTP/1.1 clients recording HDR latency histograms.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crate::report::Report;
+
+/// What to run. Mirrors the command line; `Default` gives bombardier's defaults
+/// (125 connections, 2 s timeout, GET, keep-alive on, threads = available cores).
+#[derive(Debug, Clone)]
+pub struct AttackConfig {
+    /// Target URL (`http://` or `https://`).
+    pub url: String,
+    /// Number of concurrent connections, spread over the threads.
+    pub connections: usize,
+    /// Run for this long (timed test). When neither this nor `requests` is set: 10 s.
+    pub duration: Option<Duration>,
+    /// Send exactly this many requests.
+    pub requests: Option<u64>,
+    /// Open-loop rate in requests per second over all connections.
+    pub rate: Option<f64>,
+    /// Per-request timeout (connect + send + full response).
+    pub timeout: Duration,
+    /// HTTP method.
+    pub method: String,
+    /// Extra request headers (a `Host` header here replaces the default one).
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    pub body: Vec<u8>,
+    /// Reuse connections; when false every request uses a new connection with `Connection: close`.
+    pub keep_alive: bool,
+    /// TLS: skip certificate verification.
+    pub insecure: bool,
+    /// TLS client certificate and key (PEM files).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Client threads (0 = available cores).
+    pub threads: usize,
+    /// Pin client thread i to `cpus[i % len]`.
+    pub cpus: Option<Vec<usize>>,
+    /// Show a progress bar on stderr (only if stderr is a terminal).
+    pub progress: bool,
+    /// Wait until this wall-clock time before starting (to start several processes together).
+    pub start_at: Option<SystemTime>,
+    /// Run this long before measuring; warmup requests are not recorded.
+    pub warmup: Duration,
+}
+
+impl Default for AttackConfig {
+    fn default() -> Self {
+        AttackConfig {
+            url: String::new(),
+            connections: 125,
+            duration: None,
+            requests: None,
+            rate: None,
+            timeout: Duration::from_secs(2),
+            method: "GET".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            keep_alive: true,
+            insecure: false,
+            client_cert: None,
+            threads: 0,
+            cpus: None,
+            progress: false,
+            start_at: None,
+            warmup: Duration::ZERO,
+        }
+    }
+}
+
+/// Why a run could not be done at all (per-request failures are counted in the report instead).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttackError {
+    /// The URL could not be parsed or uses an unsupported scheme.
+    #[error("invalid URL {url:?}: {reason}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The host name did not resolve.
+    #[error("cannot resolve {host}: {source}")]
+    Resolve {
+        /// Host and port.
+        host: String,
+        /// Resolver error.
+        source: std::io::Error,
+    },
+    /// The target refused or did not answer the first connection.
+    #[error("cannot connect to {addr}: {reason}")]
+    Unreachable {
+        /// The address tried.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// Invalid configuration (zero connections, bad header, ...).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// TLS setup failed (bad client certificate, ...).
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    /// An OS resource could not be set up (threads, runtime, file descriptors).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Runs the load test described by `cfg` and returns its report. Blocking.
+///
+/// ```no_run
+/// use loadgen::attack::{run, AttackConfig};
+/// let cfg = AttackConfig { url: "http://127.0.0.1:8080/".into(), connections: 10,
+///                          duration: Some(std::time::Duration::from_secs(1)), ..Default::default() };
+/// let report = run(&cfg)?;
+/// println!("{} req/s", report.result.rps.mean);
+/// # Ok::<(), loadgen::attack::AttackError>(())
+/// ```
+pub fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
+    let _ = cfg;
+    Err(AttackError::Config("engine not implemented yet".into()))
+}
