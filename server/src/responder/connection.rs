@@ -1,0 +1,551 @@
+//! One HTTP/1.1 connection: read, parse every complete pipelined request, answer them all with
+//! one write, repeat.
+//!
+//! The driver is generic over the byte stream so it runs on plain TCP, TLS or an in-memory
+//! duplex pipe alike. Per batch it costs exactly one read and one write: tokio clears read
+//! readiness on a short read, so the next read waits for epoll instead of returning EAGAIN.
+//! Nothing is allocated per request: both buffers live as long as the connection.
+
+// Wired to the server in `Responder` (waiting for the library API).
+#![allow(dead_code)]
+
+use std::future::{Future, poll_fn};
+use std::io;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+use super::body::BodyEncoder;
+use crate::http::{
+    BodyDecoder, BodyKind, CONTINUE_100, Limits, ParseError, Parsed, ResponseHead, Status,
+    parse_request,
+};
+
+/// Initial read-buffer size: a batch of pipelined small requests fits.
+const READ_BUF: usize = 4096;
+/// Responses are written out early once a batch has produced this much.
+const FLUSH_AT: usize = 256 * 1024;
+/// How long to drain a misbehaving client's input before closing (so it sees the error reply
+/// instead of a reset).
+const LINGER: Duration = Duration::from_secs(2);
+/// At most this much input is drained when lingering.
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// What every connection of one responder does, shared by all connections.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) body: BodyEncoder,
+    pub(crate) keep_alive: bool,
+    pub(crate) sleep: Option<Duration>,
+    pub(crate) header_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) limits: Limits,
+}
+
+/// Why a connection ended early (for debug logs).
+#[derive(Debug)]
+enum End {
+    Io(io::Error),
+    Timeout,
+}
+
+impl From<io::Error> for End {
+    fn from(e: io::Error) -> Self {
+        End::Io(e)
+    }
+}
+
+/// Serves HTTP/1.1 on `io` until the peer closes, keep-alive ends, an error or a timeout.
+///
+/// `close_notify` asks for an orderly `shutdown()` of the stream before dropping it (TLS needs
+/// it to send close_notify; plain TCP closes by dropping, which saves a syscall).
+pub(crate) async fn serve_connection<S>(io: S, settings: &Settings, close_notify: bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut conn = Conn::new(io, settings);
+    match conn.run().await {
+        Ok(Close::Quiet) => {
+            if close_notify {
+                let _ = conn.io.shutdown().await;
+            }
+        }
+        Ok(Close::Linger) => conn.linger().await,
+        Err(End::Io(e)) => tracing::debug!("connection error: {e}"),
+        Err(End::Timeout) => tracing::debug!("connection timed out"),
+    }
+}
+
+/// How to close once `run` returns.
+enum Close {
+    /// The exchange ended normally: close (after close_notify on TLS).
+    Quiet,
+    /// An error reply was sent: half-close and drain input so the client reads it.
+    Linger,
+}
+
+struct Conn<'s, S> {
+    io: S,
+    settings: &'s Settings,
+    rbuf: Vec<u8>,
+    /// Unconsumed input is `rbuf[start..end]`.
+    start: usize,
+    end: usize,
+    out: Vec<u8>,
+    /// Requests completed plus body reads, for the lazy header-timeout check.
+    progress: u64,
+}
+
+/// A request whose body is still arriving.
+struct PendingBody {
+    decoder: BodyDecoder,
+    keep_alive: bool,
+    head_only: bool,
+}
+
+/// Outcome of processing the buffered input.
+enum Step {
+    /// Everything buffered is consumed or incomplete: read more.
+    Read,
+    /// Write what is queued, then close.
+    Close(Close),
+}
+
+impl<'s, S> Conn<'s, S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    fn new(io: S, settings: &'s Settings) -> Self {
+        Conn {
+            io,
+            settings,
+            rbuf: vec![0; READ_BUF],
+            start: 0,
+            end: 0,
+            out: Vec::with_capacity(256 + settings.body.len()),
+            progress: 0,
+        }
+    }
+
+    async fn run(&mut self) -> Result<Close, End> {
+        let mut pending: Option<PendingBody> = None;
+        let mut timer = HeaderTimer::new(self.settings);
+        let sleep = std::pin::pin!(tokio::time::sleep_until(timer.deadline));
+        let mut sleep: Pin<&mut Sleep> = sleep;
+        loop {
+            let step = self.process(&mut pending).await?;
+            if !self.out.is_empty() {
+                self.flush().await?;
+            }
+            if let Step::Close(close) = step {
+                return Ok(close);
+            }
+            self.make_room()?;
+            // Read, or handle the header timer if it fires first.
+            let n = loop {
+                match self.read_or_timer(sleep.as_mut()).await? {
+                    Some(n) => break n,
+                    None => {
+                        let partial = self.start < self.end || pending.is_some();
+                        match timer.fired(self.progress, partial) {
+                            TimerVerdict::Rearm(deadline) => sleep.as_mut().reset(deadline),
+                            TimerVerdict::Idle => return Ok(Close::Quiet),
+                            TimerVerdict::HeadTimeout => {
+                                error_reply(&mut self.out, Status::REQUEST_TIMEOUT);
+                                self.flush().await?;
+                                return Err(End::Timeout);
+                            }
+                        }
+                    }
+                }
+            };
+            if n == 0 {
+                // Peer closed (possibly mid-request: nothing to answer then).
+                return Ok(Close::Quiet);
+            }
+            self.end += n;
+        }
+    }
+
+    /// Parses and answers every complete request in the buffer.
+    async fn process(&mut self, pending: &mut Option<PendingBody>) -> Result<Step, End> {
+        let settings = self.settings;
+        loop {
+            if let Some(body) = pending {
+                match body.decoder.discard(&self.rbuf[self.start..self.end]) {
+                    Ok(n) => {
+                        self.start += n;
+                        self.progress += 1;
+                    }
+                    Err(e) => return Ok(self.reject(e)),
+                }
+                if !body.decoder.is_done() {
+                    return Ok(Step::Read);
+                }
+                let (keep_alive, head_only) = (body.keep_alive, body.head_only);
+                *pending = None;
+                self.respond(keep_alive, head_only).await?;
+                if !keep_alive {
+                    return Ok(Step::Close(Close::Quiet));
+                }
+                continue;
+            }
+            let req = match parse_request(&self.rbuf[self.start..self.end], &settings.limits) {
+                Ok(Parsed::Complete(req)) => req,
+                Ok(Parsed::Partial) => return Ok(Step::Read),
+                Err(e) => return Ok(self.reject(e)),
+            };
+            self.start += req.head_len();
+            let keep_alive = req.keep_alive() && settings.keep_alive;
+            let head_only = req.is_head();
+            if req.body() == BodyKind::Empty {
+                self.respond(keep_alive, head_only).await?;
+                if !keep_alive {
+                    return Ok(Step::Close(Close::Quiet));
+                }
+                continue;
+            }
+            let mut decoder = BodyDecoder::new(req.body());
+            let expect_continue = req.expect_continue();
+            match decoder.discard(&self.rbuf[self.start..self.end]) {
+                Ok(n) => self.start += n,
+                Err(e) => return Ok(self.reject(e)),
+            }
+            if !decoder.is_done() && expect_continue {
+                self.out.extend_from_slice(CONTINUE_100);
+            }
+            *pending = Some(PendingBody {
+                decoder,
+                keep_alive,
+                head_only,
+            });
+        }
+    }
+
+    /// Queues the answer to one request (after `--sleep-ms`).
+    async fn respond(&mut self, keep_alive: bool, head_only: bool) -> Result<(), End> {
+        let settings = self.settings;
+        if let Some(delay) = settings.sleep {
+            tokio::time::sleep(delay).await;
+        }
+        ResponseHead::new(Status::OK)
+            .content_type("text/plain")
+            .content_length(settings.body.len() as u64)
+            .keep_alive(keep_alive)
+            .encode(&mut self.out);
+        if !head_only {
+            settings.body.append(&mut self.out);
+        }
+        self.progress += 1;
+        if self.out.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Queues the error reply for a request that cannot be framed; the connection closes after.
+    fn reject(&mut self, e: ParseError) -> Step {
+        tracing::debug!("bad request: {e}");
+        error_reply(&mut self.out, e.status());
+        Step::Close(Close::Linger)
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.io.write_all(&self.out).await?;
+        self.io.flush().await?;
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Moves unconsumed input to the front and grows the buffer when a partial request fills it.
+    fn make_room(&mut self) -> Result<(), End> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            return Ok(());
+        }
+        if self.start > 0 {
+            self.rbuf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.rbuf.len() {
+            // The parsers reject heads and lines longer than these limits, so the buffer never
+            // needs to grow further; this check is only a guard.
+            let cap = self.settings.limits.get_max_head().max(READ_BUF) + READ_BUF * 2;
+            if self.rbuf.len() >= cap {
+                return Err(End::Io(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "request does not fit the buffer",
+                )));
+            }
+            let len = (self.rbuf.len() * 2).min(cap);
+            self.rbuf.resize(len, 0);
+        }
+        Ok(())
+    }
+
+    /// Reads into the free part of the buffer; `None` when the timer fired first.
+    async fn read_or_timer(&mut self, mut sleep: Pin<&mut Sleep>) -> io::Result<Option<usize>> {
+        let (io, free) = (&mut self.io, &mut self.rbuf[self.end..]);
+        poll_fn(|cx| {
+            let mut buf = ReadBuf::new(free);
+            match Pin::new(&mut *io).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Ok(Some(buf.filled().len()))),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+            sleep.as_mut().poll(cx).map(|()| Ok(None))
+        })
+        .await
+    }
+
+    /// Half-closes and drains input for a while, so the client reads the error reply rather than
+    /// a connection reset caused by closing with unread data.
+    async fn linger(&mut self) {
+        let _ = self.io.shutdown().await;
+        let drain = async {
+            let mut drained = 0;
+            while drained < LINGER_BYTES {
+                match self.io.read(&mut self.rbuf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => drained += n,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    }
+}
+
+/// Queues a body-less error reply that announces the close.
+fn error_reply(out: &mut Vec<u8>, status: Status) {
+    ResponseHead::new(status)
+        .content_length(0)
+        .keep_alive(false)
+        .encode(out);
+}
+
+/// The header-read and idle deadlines, checked lazily: the timer is armed once and, when it
+/// fires, re-armed if the connection made progress meanwhile. So a busy keep-alive connection
+/// touches the timer wheel once per timeout period, not once per request. A request head that is
+/// incomplete at two consecutive firings (or at the first one, on a fresh connection) has taken
+/// between one and two header timeouts: it gets 408 and a close.
+struct HeaderTimer {
+    deadline: Instant,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    progress_at_fire: u64,
+    partial_at_fire: bool,
+    idle: Duration,
+    last_wait: Duration,
+}
+
+enum TimerVerdict {
+    Rearm(Instant),
+    Idle,
+    HeadTimeout,
+}
+
+impl HeaderTimer {
+    fn new(settings: &Settings) -> Self {
+        HeaderTimer {
+            deadline: Instant::now() + settings.header_timeout,
+            header_timeout: settings.header_timeout,
+            idle_timeout: settings.idle_timeout,
+            progress_at_fire: 0,
+            partial_at_fire: false,
+            idle: Duration::ZERO,
+            last_wait: settings.header_timeout,
+        }
+    }
+
+    fn fired(&mut self, progress: u64, partial: bool) -> TimerVerdict {
+        let fresh = progress == 0;
+        let progressed = progress != self.progress_at_fire;
+        let stalled = self.partial_at_fire;
+        self.progress_at_fire = progress;
+        self.partial_at_fire = partial;
+        if progressed {
+            self.idle = Duration::ZERO;
+        } else if partial && (stalled || fresh) {
+            return TimerVerdict::HeadTimeout;
+        } else if !partial {
+            if fresh {
+                return TimerVerdict::Idle;
+            }
+            self.idle += self.last_wait;
+            if self.idle >= self.idle_timeout {
+                return TimerVerdict::Idle;
+            }
+        }
+        let wait = if partial || progressed {
+            self.header_timeout
+        } else {
+            self.header_timeout
+                .min(self.idle_timeout.saturating_sub(self.idle))
+        };
+        self.last_wait = wait;
+        self.deadline = Instant::now() + wait;
+        TimerVerdict::Rearm(self.deadline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    fn settings(keep_alive: bool) -> Settings {
+        Settings {
+            body: BodyEncoder::new(b"hello".to_vec(), false),
+            keep_alive,
+            sleep: None,
+            header_timeout: Duration::from_millis(300),
+            idle_timeout: Duration::from_millis(600),
+            limits: Limits::default(),
+        }
+    }
+
+    /// Runs the driver on one end of a pipe; returns the other end.
+    fn start(settings: Settings) -> (DuplexStream, tokio::task::JoinHandle<()>) {
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let task = tokio::spawn(async move { serve_connection(server, &settings, true).await });
+        (client, task)
+    }
+
+    async fn read_to_close(client: &mut DuplexStream) -> String {
+        let mut out = Vec::new();
+        client.read_to_end(&mut out).await.unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    async fn read_n_responses(client: &mut DuplexStream, n: usize) -> String {
+        let mut out = Vec::new();
+        let mut buf = [0; 4096];
+        while String::from_utf8_lossy(&out).matches("HTTP/1.1 ").count() < n
+            || !out.ends_with(b"hello")
+        {
+            let k = client.read(&mut buf).await.unwrap();
+            assert!(k > 0, "closed early: {}", String::from_utf8_lossy(&out));
+            out.extend_from_slice(&buf[..k]);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn pipelined_requests_in_order() {
+        let (mut client, _task) = start(settings(true));
+        let req = "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /3 HTTP/1.1\r\nHost: x\r\n\r\n";
+        client.write_all(req.as_bytes()).await.unwrap();
+        let text = read_n_responses(&mut client, 3).await;
+        assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{text}");
+        assert_eq!(text.matches("Connection: keep-alive\r\n").count(), 3);
+        assert_eq!(text.matches("Content-Length: 5\r\n").count(), 3);
+    }
+
+    #[tokio::test]
+    async fn body_split_across_reads_and_chunked() {
+        let (mut client, _task) = start(settings(true));
+        client
+            .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhe")
+            .await
+            .unwrap();
+        tokio::task::yield_now().await;
+        client
+            .write_all(b"llo\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let text = read_n_responses(&mut client, 2).await;
+        assert_eq!(text.matches("200 OK").count(), 2, "{text}");
+    }
+
+    #[tokio::test]
+    async fn expect_continue_gets_100() {
+        let (mut client, _task) = start(settings(true));
+        client
+            .write_all(
+                b"PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut buf = [0; CONTINUE_100.len()];
+        client.read_exact(&mut buf).await.unwrap();
+        assert_eq!(buf, CONTINUE_100);
+        client.write_all(b"body").await.unwrap();
+        let text = read_n_responses(&mut client, 1).await;
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn malformed_gets_400_and_close() {
+        let (mut client, task) = start(settings(true));
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nBAD REQUEST\x01\r\n\r\n")
+            .await
+            .unwrap();
+        let text = read_to_close(&mut client).await;
+        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+        assert!(text.contains("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.ends_with("Connection: close\r\n\r\n"), "{text}");
+        drop(client);
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn keep_alive_off_and_http10() {
+        let (mut client, _task) = start(settings(false));
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let text = read_to_close(&mut client).await;
+        assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 1, "{text}");
+        assert!(text.contains("Connection: close\r\n"));
+
+        let (mut client, _task) = start(settings(true));
+        client.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+        let text = read_to_close(&mut client).await;
+        assert!(
+            text.contains("Connection: close\r\n") && text.ends_with("hello"),
+            "{text}"
+        );
+
+        let (mut client, _task) = start(settings(true));
+        client
+            .write_all(b"HEAD / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = vec![0; 4096];
+        let n = client.read(&mut buf).await.unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.contains("Connection: keep-alive\r\n"), "{text}");
+        assert!(text.ends_with("\r\n\r\n"), "HEAD has no body: {text}");
+    }
+
+    #[tokio::test]
+    async fn slow_head_times_out_with_408() {
+        let (mut client, task) = start(settings(true));
+        client.write_all(b"GET / HTTP/1.1\r\nHo").await.unwrap();
+        let t0 = std::time::Instant::now();
+        let text = read_to_close(&mut client).await;
+        assert!(text.starts_with("HTTP/1.1 408 Request Timeout"), "{text}");
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn idle_connection_closes_quietly() {
+        let (mut client, task) = start(settings(true));
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        read_n_responses(&mut client, 1).await;
+        let text = read_to_close(&mut client).await;
+        assert_eq!(text, "");
+        task.await.unwrap();
+    }
+}
