@@ -1,6 +1,68 @@
-//! tcpserver (in progress)
+//! # tcpserver
+//!
+//! A fast, flexible IPv4 and IPv6 TCP server library on tokio, after the Go library
+//! `maurice2k/tcpserver`: many accept loops or a thread-per-core model with `SO_REUSEPORT`,
+//! TLS with rustls (also STARTTLS), graceful shutdown, zero-copy transfers (`sendfile`,
+//! `splice`) and TCP tuning (`TCP_FASTOPEN`, `TCP_DEFER_ACCEPT`, `TCP_NODELAY`, backlog).
+//!
+//! ```no_run
+//! use tcpserver::{ListenOptions, Server};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), tcpserver::Error> {
+//!     let server = Server::builder("127.0.0.1:5000")
+//!         .listen_options(ListenOptions::new().reuse_port(true).fast_open(256))
+//!         .build()?;
+//!     println!("listening on {}", server.local_addr());
+//!     server
+//!         .serve(|mut conn| async move {
+//!             let _ = conn.echo().await;
+//!         })
+//!         .await
+//! }
+//! ```
+//!
+//! Two runtime models:
+//! - [`Server::serve`]: *shared*, inside your multi-thread runtime; `loops` accept loops on
+//!   one listener; handler futures must be `Send`.
+//! - [`Server::serve_per_core`]: *per-core*, blocking; one thread per core, each with a
+//!   current-thread runtime and its own `SO_REUSEPORT` listener; handler futures need not be
+//!   `Send`.
+//!
+//! Each connection runs in its own task as a [`Connection`] (`AsyncRead + AsyncWrite`). The
+//! connection is closed when the handler's future ends or panics; a panic never takes the
+//! server down. [`ServerHandle`] gives the counters and graceful shutdown.
+#![deny(missing_docs)]
+#![deny(missing_debug_implementations)]
+
+mod accept_loop;
+mod builder;
+mod connection;
+mod error;
+mod handle;
+mod options;
+mod server;
+mod state;
+mod sys;
+mod timeout;
+
+pub mod tls;
+pub mod zero_copy;
 
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "responder")]
 pub mod responder;
+
+pub use builder::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LOOPS, ServerBuilder};
+pub use connection::Connection;
+pub use error::Error;
+pub use handle::ServerHandle;
+pub use options::ListenOptions;
+pub use server::Server;
+pub use timeout::TimeoutExt;
+
+/// The rustls version this crate is built with (for [`ServerBuilder::tls`]).
+pub use rustls;
+/// The tokio-rustls version this crate is built with.
+pub use tokio_rustls;

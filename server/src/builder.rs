@@ -1,0 +1,275 @@
+//! [`ServerBuilder`]: the address, listen options, runtime-model settings, limits and TLS.
+
+use std::fmt::Debug;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::handle::{ServerHandle, Shared};
+use crate::server::{Config, OnConnect};
+use crate::{Connection, Error, ListenOptions, Server};
+
+/// Default number of accept loops of the shared runtime model (as in the Go library).
+pub const DEFAULT_LOOPS: usize = 8;
+/// Default time allowed for a TLS handshake.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Configures and binds a [`Server`]; made by [`Server::builder`].
+///
+/// # Example
+///
+/// ```
+/// use tcpserver::{ListenOptions, Server};
+///
+/// let server = Server::builder("127.0.0.1:0")
+///     .listen_options(ListenOptions::new().reuse_port(true).backlog(4096))
+///     .loops(4)
+///     .max_connections(10_000)
+///     .build()?;
+/// assert_ne!(server.local_addr().port(), 0);
+/// # Ok::<(), tcpserver::Error>(())
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ServerBuilder {
+    addr: Result<SocketAddr, Error>,
+    options: ListenOptions,
+    loops: usize,
+    threads: Option<usize>,
+    pin_cpus: Option<Vec<usize>>,
+    max_connections: Option<usize>,
+    max_accept: Option<u64>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handshake_timeout: Duration,
+    on_connect: Option<OnConnect>,
+}
+
+impl Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("addr", &self.addr)
+            .field("options", &self.options)
+            .field("loops", &self.loops)
+            .field("threads", &self.threads)
+            .field("pin_cpus", &self.pin_cpus)
+            .field("max_connections", &self.max_connections)
+            .field("max_accept", &self.max_accept)
+            .field("tls", &self.tls.is_some())
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("on_connect", &self.on_connect.is_some())
+            .finish()
+    }
+}
+
+impl Server {
+    /// Starts configuring a server on `addr`: `"127.0.0.1:8080"`, `"[::1]:0"`,
+    /// `"localhost:8080"` (resolved now; the first address is used), a [`SocketAddr`], or
+    /// `(IpAddr, u16)`. A bad address makes [`build`](ServerBuilder::build) fail with
+    /// [`Error::Address`].
+    ///
+    /// ```
+    /// let server = tcpserver::Server::builder("[::1]:0").build();
+    /// # let _ = server;
+    /// ```
+    pub fn builder<A: ToSocketAddrs + Debug>(addr: A) -> ServerBuilder {
+        let resolved = addr
+            .to_socket_addrs()
+            .and_then(|mut it| {
+                it.next().ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "the name resolved to no address",
+                    )
+                })
+            })
+            .map_err(|source| Error::Address {
+                addr: format!("{addr:?}").trim_matches('"').to_string(),
+                source,
+            });
+        ServerBuilder {
+            addr: resolved,
+            options: ListenOptions::new(),
+            loops: DEFAULT_LOOPS,
+            threads: None,
+            pin_cpus: None,
+            max_connections: None,
+            max_accept: None,
+            tls: None,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            on_connect: None,
+        }
+    }
+}
+
+impl ServerBuilder {
+    /// Socket options for the listener(s) (default: [`ListenOptions::new`]).
+    ///
+    /// ```
+    /// # use tcpserver::{ListenOptions, Server};
+    /// let b = Server::builder("127.0.0.1:0").listen_options(ListenOptions::new().reuse_port(true));
+    /// # let _ = b;
+    /// ```
+    pub fn listen_options(mut self, options: ListenOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Number of accept loops on the one listener in the shared model ([`Server::serve`]);
+    /// default [`DEFAULT_LOOPS`].
+    ///
+    /// ```
+    /// let b = tcpserver::Server::builder("127.0.0.1:0").loops(2);
+    /// # let _ = b;
+    /// ```
+    pub fn loops(mut self, loops: usize) -> Self {
+        self.loops = loops;
+        self
+    }
+
+    /// Number of worker threads in the per-core model ([`Server::serve_per_core`]); default:
+    /// the available cores.
+    ///
+    /// ```
+    /// let b = tcpserver::Server::builder("127.0.0.1:0").threads(2);
+    /// # let _ = b;
+    /// ```
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Pins the per-core model's worker `i` to CPU `cpus[i % cpus.len()]` (Linux; elsewhere a
+    /// warning is logged and the thread runs unpinned).
+    ///
+    /// ```
+    /// let b = tcpserver::Server::builder("127.0.0.1:0").threads(2).pin_cpus(vec![0, 1]);
+    /// # let _ = b;
+    /// ```
+    pub fn pin_cpus(mut self, cpus: Vec<usize>) -> Self {
+        self.pin_cpus = Some(cpus);
+        self
+    }
+
+    /// At most `max` connections open at once; at the limit the server stops accepting (new
+    /// clients wait in the kernel's queue) until one closes.
+    ///
+    /// ```
+    /// let b = tcpserver::Server::builder("127.0.0.1:0").max_connections(10_000);
+    /// # let _ = b;
+    /// ```
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// Accepts exactly `n` connections, then shuts down gracefully (waiting for their handlers).
+    ///
+    /// ```
+    /// let b = tcpserver::Server::builder("127.0.0.1:0").max_accept(1);
+    /// # let _ = b;
+    /// ```
+    pub fn max_accept(mut self, n: u64) -> Self {
+        self.max_accept = Some(n);
+        self
+    }
+
+    /// Serves TLS on every connection with this rustls configuration (see
+    /// [`tls::server_config`](crate::tls::server_config) for one with session resumption).
+    ///
+    /// ```no_run
+    /// # fn f(config: std::sync::Arc<rustls::ServerConfig>) {
+    /// let b = tcpserver::Server::builder("127.0.0.1:0").tls(config);
+    /// # let _ = b; }
+    /// ```
+    pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Time allowed for a TLS handshake, also for [`Connection::start_tls`]; default
+    /// [`DEFAULT_HANDSHAKE_TIMEOUT`]. A connection that takes longer is closed.
+    ///
+    /// ```
+    /// let b = tcpserver::Server::builder("127.0.0.1:0")
+    ///     .handshake_timeout(std::time::Duration::from_secs(3));
+    /// # let _ = b;
+    /// ```
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// A hook run on every connection (after the TLS handshake) before the handler sees it:
+    /// attach per-connection state, set timeouts or socket options, log. To wrap connections in
+    /// your own type instead, do it at the start of the handler.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// struct Session { id: u64 }
+    /// let next = std::sync::atomic::AtomicU64::new(0);
+    /// let b = tcpserver::Server::builder("127.0.0.1:0").on_connect(move |conn| {
+    ///     let id = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ///     conn.insert_state(Session { id });
+    ///     conn.set_read_timeout(Some(Duration::from_secs(60)));
+    /// });
+    /// # let _ = b;
+    /// ```
+    pub fn on_connect<F>(mut self, hook: F) -> Self
+    where
+        F: Fn(&mut Connection) + Send + Sync + 'static,
+    {
+        self.on_connect = Some(Arc::new(hook));
+        self
+    }
+
+    /// Binds the listener now (so [`Server::local_addr`] knows the port) and returns the server.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Address`] for a bad address, [`Error::Bind`] when binding or listening fails,
+    /// [`Error::SocketOption`] / [`Error::Unsupported`] for a listen option, [`Error::Config`]
+    /// for zero loops, threads or connections.
+    ///
+    /// ```
+    /// let server = tcpserver::Server::builder("127.0.0.1:0").build()?;
+    /// # let _ = server;
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    pub fn build(self) -> Result<Server, Error> {
+        let addr = self.addr?;
+        if self.loops == 0 {
+            return Err(Error::Config("loops must be at least 1"));
+        }
+        if self.threads == Some(0) {
+            return Err(Error::Config("threads must be at least 1"));
+        }
+        if self.max_connections == Some(0) {
+            return Err(Error::Config("max_connections must be at least 1"));
+        }
+        let listener = self.options.bind(addr)?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+        let shared = Shared::new(
+            local_addr,
+            self.max_connections,
+            self.max_accept,
+            self.loops,
+            self.handshake_timeout,
+        );
+        tracing::debug!(%local_addr, "listening");
+        Ok(Server {
+            listener,
+            handle: ServerHandle {
+                shared: Arc::new(shared),
+            },
+            config: Config {
+                options: self.options,
+                loops: self.loops,
+                threads: self.threads,
+                pin_cpus: self.pin_cpus,
+                tls: self.tls.map(tokio_rustls::TlsAcceptor::from),
+                on_connect: self.on_connect,
+            },
+        })
+    }
+}

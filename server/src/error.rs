@@ -1,0 +1,85 @@
+//! The library's error type.
+
+use std::io;
+
+/// Everything that can go wrong while building or running a server.
+///
+/// Accept errors that are temporary (out of file descriptors or memory) and per-connection
+/// failures (a failed TLS handshake, a peer reset) never show up here: the server logs them with
+/// `tracing` and goes on serving.
+///
+/// # Example
+///
+/// ```
+/// use tcpserver::{Error, Server};
+///
+/// match Server::builder("not an address").build() {
+///     Err(Error::Address { .. }) => {}
+///     other => panic!("expected an address error, got {other:?}"),
+/// }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The listen address could not be parsed or resolved.
+    #[error("invalid listen address {addr:?}: {source}")]
+    Address {
+        /// The address as given.
+        addr: String,
+        /// Why it was refused.
+        #[source]
+        source: io::Error,
+    },
+    /// Creating, binding or listening on the socket failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address the server tried to bind.
+        addr: std::net::SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Setting a socket option failed.
+    #[error("cannot set socket option {option}: {source}")]
+    SocketOption {
+        /// The option's name, e.g. `TCP_FASTOPEN`.
+        option: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The feature is not available on this platform (e.g. `TCP_DEFER_ACCEPT` outside Linux).
+    #[error("{0} is not supported on this platform")]
+    Unsupported(&'static str),
+    /// The builder was given an inconsistent configuration.
+    #[error("invalid configuration: {0}")]
+    Config(&'static str),
+    /// Accepting failed with an error that is not temporary.
+    #[error("accept failed: {0}")]
+    Accept(#[source] io::Error),
+    /// A worker runtime or thread could not be started.
+    #[error("cannot start worker: {0}")]
+    Runtime(#[source] io::Error),
+    /// A worker thread of the per-core model panicked outside of a connection handler.
+    #[error("a worker thread panicked")]
+    WorkerPanicked,
+    /// A TLS operation failed (bad certificate or key, failed handshake).
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    /// An operation did not finish in time (e.g. a TLS handshake).
+    #[error("timed out")]
+    Timeout,
+    /// Another I/O error.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io(e) => e,
+            Error::Timeout => io::Error::new(io::ErrorKind::TimedOut, e),
+            other => io::Error::other(other),
+        }
+    }
+}

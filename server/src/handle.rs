@@ -1,0 +1,440 @@
+//! The shared server state and the handle that controls it: counters, graceful shutdown, halt.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::AbortHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A handle to a running (or not yet running) server: counters, the bound address, and graceful
+/// shutdown. Cheap to clone, `Send + Sync`, usable from any thread or task, also from inside a
+/// connection handler (see [`Connection::server`](crate::Connection::server)).
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn run() -> Result<(), tcpserver::Error> {
+/// use std::time::Duration;
+/// use tcpserver::Server;
+///
+/// let server = Server::builder("127.0.0.1:0").build()?;
+/// let handle = server.handle();
+/// tokio::spawn(async move {
+///     tokio::signal::ctrl_c().await.ok();
+///     // Stop accepting, give handlers 5 s to finish, then close what is left.
+///     handle.shutdown(Duration::from_secs(5));
+/// });
+/// server.serve(|_conn| async {}).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ServerHandle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.shared.local_addr)
+            .field("active", &self.active_connections())
+            .field("accepted", &self.accepted_connections())
+            .finish()
+    }
+}
+
+/// State shared by the accept loops, the connection guards and every [`ServerHandle`].
+pub(crate) struct Shared {
+    pub(crate) local_addr: SocketAddr,
+    /// Time allowed for a TLS handshake (also for `start_tls`).
+    pub(crate) handshake_timeout: Duration,
+    active: AtomicUsize,
+    accepted: AtomicU64,
+    /// Tickets left for `max_accept` (`u64::MAX`: unlimited).
+    tickets: AtomicU64,
+    max_accept: Option<u64>,
+    /// Connections accepted against a ticket; reaching `max_accept` starts a graceful shutdown.
+    ticketed: AtomicU64,
+    pub(crate) limit: Option<Semaphore>,
+    /// Stop accepting (graceful shutdown, halt, `max_accept` reached or a fatal accept error).
+    pub(crate) stop: CancellationToken,
+    stopping: AtomicBool,
+    halted: AtomicBool,
+    done: AtomicBool,
+    /// Graceful deadline; `None` waits forever.
+    deadline: Mutex<Option<Instant>>,
+    /// Woken when the last connection closes while stopping, on halt, on a new deadline, at the end.
+    events: Notify,
+    pub(crate) registry: Registry,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        local_addr: SocketAddr,
+        max_connections: Option<usize>,
+        max_accept: Option<u64>,
+        shards: usize,
+        handshake_timeout: Duration,
+    ) -> Shared {
+        Shared {
+            local_addr,
+            handshake_timeout,
+            active: AtomicUsize::new(0),
+            accepted: AtomicU64::new(0),
+            tickets: AtomicU64::new(max_accept.unwrap_or(u64::MAX)),
+            max_accept,
+            ticketed: AtomicU64::new(0),
+            limit: max_connections.map(Semaphore::new),
+            stop: CancellationToken::new(),
+            stopping: AtomicBool::new(false),
+            halted: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+            deadline: Mutex::new(None),
+            events: Notify::new(),
+            registry: Registry::new(shards),
+        }
+    }
+
+    /// Takes a `max_accept` ticket before accepting; `false` when none is left.
+    pub(crate) fn take_ticket(&self) -> bool {
+        if self.max_accept.is_none() {
+            return true;
+        }
+        self.tickets
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |t| t.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Gives back a ticket that was not used (the accept was cancelled).
+    pub(crate) fn return_ticket(&self) {
+        if self.max_accept.is_some() {
+            self.tickets.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Counts a newly accepted connection; starts the shutdown when `max_accept` is reached.
+    pub(crate) fn on_accepted(&self) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+        self.active.fetch_add(1, Ordering::AcqRel);
+        if let Some(max) = self.max_accept
+            && self.ticketed.fetch_add(1, Ordering::AcqRel) + 1 >= max
+        {
+            tracing::debug!(max, "max_accept reached, shutting down");
+            self.begin_stop();
+        }
+    }
+
+    fn on_closed(&self) {
+        if self.active.fetch_sub(1, Ordering::AcqRel) == 1 && self.stopping.load(Ordering::Acquire)
+        {
+            self.events.notify_waiters();
+        }
+    }
+
+    /// Stops accepting (idempotent).
+    pub(crate) fn begin_stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        self.stop.cancel();
+        self.events.notify_waiters();
+    }
+
+    pub(crate) fn is_halted(&self) -> bool {
+        self.halted.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn halt(&self) {
+        self.halted.store(true, Ordering::Release);
+        self.begin_stop();
+    }
+
+    /// Waits until every connection is closed (returns `false`) or until the server is halted or
+    /// the graceful deadline passes (returns `true`: close what is left).
+    pub(crate) async fn wait_idle(&self) -> bool {
+        loop {
+            let notified = self.events.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_halted() {
+                return true;
+            }
+            if self.active.load(Ordering::Acquire) == 0 {
+                return false;
+            }
+            let deadline = *self.deadline.lock().unwrap_or_else(|e| e.into_inner());
+            match deadline {
+                Some(d) if d <= Instant::now() => {
+                    tracing::info!(
+                        active = self.active.load(Ordering::Relaxed),
+                        "shutdown deadline passed, closing the remaining connections"
+                    );
+                    self.halt();
+                    return true;
+                }
+                Some(d) => {
+                    tokio::select! {
+                        _ = &mut notified => {}
+                        _ = tokio::time::sleep_until(d.into()) => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Waits until no connection is left (after a halt, while aborted tasks drop).
+    pub(crate) async fn wait_empty(&self) {
+        loop {
+            let notified = self.events.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.active.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Marks the server as finished (the serve call is about to return).
+    pub(crate) fn finish(&self) {
+        self.begin_stop();
+        self.done.store(true, Ordering::Release);
+        self.events.notify_waiters();
+    }
+}
+
+impl ServerHandle {
+    /// Starts a graceful shutdown and returns at once: stop accepting (connections already
+    /// queued in the kernel are still accepted and served), let running handlers finish for at
+    /// most `deadline`, then close the connections that are left. `Duration::ZERO` waits forever.
+    /// Calling it again can only shorten the deadline. `serve` returns when all is done; await
+    /// [`stopped`](Self::stopped) to wait for that from elsewhere.
+    ///
+    /// ```no_run
+    /// # fn f(handle: tcpserver::ServerHandle) {
+    /// handle.shutdown(std::time::Duration::from_secs(10));
+    /// # }
+    /// ```
+    pub fn shutdown(&self, deadline: Duration) {
+        let new = if deadline.is_zero() {
+            None
+        } else {
+            Some(Instant::now() + deadline)
+        };
+        {
+            let mut cur = self
+                .shared
+                .deadline
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *cur = match (*cur, new) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (Some(a), None) => Some(a),
+                (None, b) => b,
+            };
+        }
+        tracing::info!(addr = %self.shared.local_addr, ?deadline, "graceful shutdown requested");
+        self.shared.begin_stop();
+    }
+
+    /// Stops at once: no more accepts, every open connection is closed (its handler future is
+    /// dropped at its next await point).
+    ///
+    /// ```no_run
+    /// # fn f(handle: tcpserver::ServerHandle) {
+    /// handle.halt();
+    /// # }
+    /// ```
+    pub fn halt(&self) {
+        tracing::info!(addr = %self.shared.local_addr, "halt requested");
+        self.shared.halt();
+    }
+
+    /// Waits until the server has finished (its `serve` call returns).
+    ///
+    /// ```no_run
+    /// # async fn f(handle: tcpserver::ServerHandle) {
+    /// handle.shutdown(std::time::Duration::ZERO);
+    /// handle.stopped().await;
+    /// # }
+    /// ```
+    pub async fn stopped(&self) {
+        loop {
+            let notified = self.shared.events.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.shared.done.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Whether a shutdown (graceful or halt) has started.
+    ///
+    /// ```no_run
+    /// # fn f(handle: tcpserver::ServerHandle) {
+    /// if handle.is_shutting_down() { /* finish the current request, then close */ }
+    /// # }
+    /// ```
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.stopping.load(Ordering::Acquire)
+    }
+
+    /// Connections currently open (accepted and not yet closed).
+    ///
+    /// ```no_run
+    /// # fn f(handle: tcpserver::ServerHandle) {
+    /// println!("{} open", handle.active_connections());
+    /// # }
+    /// ```
+    pub fn active_connections(&self) -> usize {
+        self.shared.active.load(Ordering::Acquire)
+    }
+
+    /// Connections accepted since the server was built.
+    ///
+    /// ```no_run
+    /// # fn f(handle: tcpserver::ServerHandle) {
+    /// println!("{} accepted", handle.accepted_connections());
+    /// # }
+    /// ```
+    pub fn accepted_connections(&self) -> u64 {
+        self.shared.accepted.load(Ordering::Relaxed)
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    ///
+    /// ```no_run
+    /// # fn f(handle: tcpserver::ServerHandle) {
+    /// println!("listening on {}", handle.local_addr());
+    /// # }
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+}
+
+/// Owned by each connection from accept to close: keeps the counters, the connection limit and
+/// the halt registry right, also when the handler panics (the task's future is dropped).
+pub(crate) struct ConnGuard {
+    pub(crate) handle: ServerHandle,
+    permit: bool,
+    slot: Option<(u32, u32)>,
+}
+
+impl ConnGuard {
+    /// Called right after a successful accept; `permit` tells whether a connection-limit permit
+    /// was taken (and forgotten) for it.
+    pub(crate) fn new(handle: ServerHandle, permit: bool) -> ConnGuard {
+        handle.shared.on_accepted();
+        ConnGuard {
+            handle,
+            permit,
+            slot: None,
+        }
+    }
+
+    pub(crate) fn set_slot(&mut self, shard: u32, key: u32) {
+        self.slot = Some((shard, key));
+    }
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        let shared = &self.handle.shared;
+        if let Some((shard, key)) = self.slot {
+            shared.registry.remove(shard, key);
+        }
+        if self.permit
+            && let Some(limit) = &shared.limit
+        {
+            limit.add_permits(1);
+        }
+        shared.on_closed();
+    }
+}
+
+/// Abort handles of the connection tasks of the shared runtime model, so that a halt (or a
+/// passed deadline) can close them. Sharded by accept loop: a shard's lock is taken twice per
+/// connection (spawn, close) and is almost never contended.
+pub(crate) struct Registry {
+    shards: Box<[Mutex<Slab>]>,
+}
+
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+}
+
+enum Slot {
+    Vacant,
+    Reserved,
+    Task(AbortHandle),
+}
+
+impl Registry {
+    fn new(shards: usize) -> Registry {
+        Registry {
+            shards: (0..shards.max(1)).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    fn shard(&self, shard: u32) -> std::sync::MutexGuard<'_, Slab> {
+        self.shards[shard as usize % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reserves a slot for a task about to be spawned. Only the shard's accept loop reserves,
+    /// so a slot freed by its task is not reused before [`fill`](Self::fill) ran.
+    pub(crate) fn reserve(&self, shard: u32) -> u32 {
+        let mut s = self.shard(shard);
+        if let Some(key) = s.free.pop() {
+            s.slots[key as usize] = Slot::Reserved;
+            key
+        } else {
+            s.slots.push(Slot::Reserved);
+            (s.slots.len() - 1) as u32
+        }
+    }
+
+    /// Stores the abort handle, unless the task already finished and freed the slot.
+    pub(crate) fn fill(&self, shard: u32, key: u32, task: AbortHandle) {
+        let mut s = self.shard(shard);
+        if let Some(slot @ Slot::Reserved) = s.slots.get_mut(key as usize) {
+            *slot = Slot::Task(task);
+        }
+    }
+
+    fn remove(&self, shard: u32, key: u32) {
+        let mut s = self.shard(shard);
+        if let Some(slot) = s.slots.get_mut(key as usize)
+            && !matches!(slot, Slot::Vacant)
+        {
+            *slot = Slot::Vacant;
+            s.free.push(key);
+        }
+    }
+
+    /// Aborts every registered task (their futures are dropped, closing the connections).
+    pub(crate) fn abort_all(&self) {
+        for shard in self.shards.iter() {
+            let handles: Vec<AbortHandle> = {
+                let s = shard.lock().unwrap_or_else(|e| e.into_inner());
+                s.slots
+                    .iter()
+                    .filter_map(|slot| match slot {
+                        Slot::Task(h) => Some(h.clone()),
+                        _ => None,
+                    })
+                    .collect()
+            };
+            for h in handles {
+                h.abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! [`Server`] and its two runtime models: `serve` (shared multi-thread runtime, K accept loops
+//! on one listener) and `serve_per_core` (N threads, each a current-thread runtime with its own
+//! listener).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::accept_loop::accept_loop;
+use crate::handle::{ConnGuard, ServerHandle, Shared};
+use crate::{Connection, Error, ListenOptions, sys, tls};
+
+/// The connection hook set with [`ServerBuilder::on_connect`](crate::ServerBuilder::on_connect).
+pub(crate) type OnConnect = Arc<dyn Fn(&mut Connection) + Send + Sync>;
+
+/// Settings the builder hands to the serve functions.
+pub(crate) struct Config {
+    pub(crate) options: ListenOptions,
+    pub(crate) loops: usize,
+    pub(crate) threads: Option<usize>,
+    pub(crate) pin_cpus: Option<Vec<usize>>,
+    pub(crate) tls: Option<TlsAcceptor>,
+    pub(crate) on_connect: Option<OnConnect>,
+}
+
+/// A bound TCP server, ready to serve. Made with [`Server::builder`].
+///
+/// # Example: the echo server of the Go library's README
+///
+/// ```no_run
+/// use tcpserver::Server;
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), tcpserver::Error> {
+///     let server = Server::builder("127.0.0.1:5000").build()?;
+///     server
+///         .serve(|mut conn| async move {
+///             let _ = conn.echo().await; // splice(2) on Linux
+///         })
+///         .await
+/// }
+/// ```
+pub struct Server {
+    pub(crate) listener: std::net::TcpListener,
+    pub(crate) handle: ServerHandle,
+    pub(crate) config: Config,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr())
+            .field("options", &self.config.options)
+            .field("loops", &self.config.loops)
+            .field("threads", &self.config.threads)
+            .field("tls", &self.config.tls.is_some())
+            .finish()
+    }
+}
+
+/// What every connection task needs: the handler, the hook and TLS.
+struct Service<H> {
+    handler: H,
+    on_connect: Option<OnConnect>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl<H, F> Service<H>
+where
+    H: Fn(Connection) -> F,
+    F: Future<Output = ()>,
+{
+    /// A plain connection: the handler's future, made right away in the accept loop.
+    fn plain(&self, tcp: TcpStream, peer: SocketAddr, guard: ConnGuard) -> F {
+        let mut conn = Connection::plain(tcp, peer, guard);
+        if let Some(hook) = &self.on_connect {
+            hook(&mut conn);
+        }
+        (self.handler)(conn)
+    }
+}
+
+/// A TLS connection: handshake (with timeout) in the connection's own task, then the handler.
+/// A failed handshake only closes this connection.
+async fn tls_task<H, F>(svc: Arc<Service<H>>, tcp: TcpStream, peer: SocketAddr, guard: ConnGuard)
+where
+    H: Fn(Connection) -> F,
+    F: Future<Output = ()>,
+{
+    let Some(acceptor) = &svc.tls else { return };
+    let accepted_at = Instant::now();
+    let timeout = guard.handle.shared.handshake_timeout;
+    match tls::handshake(acceptor, tcp, timeout).await {
+        Ok(stream) => {
+            let mut conn = Connection::with_tls(stream, peer, accepted_at, guard);
+            if let Some(hook) = &svc.on_connect {
+                hook(&mut conn);
+            }
+            (svc.handler)(conn).await;
+        }
+        Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+    }
+}
+
+/// Halts the server if the `serve` future is dropped before it finished.
+struct HaltOnDrop<'a>(Option<&'a Shared>);
+
+impl Drop for HaltOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0 {
+            shared.halt();
+            shared.registry.abort_all();
+            shared.finish();
+        }
+    }
+}
+
+impl Server {
+    /// The bound address (with the real port when bound to port 0).
+    ///
+    /// ```
+    /// let server = tcpserver::Server::builder("127.0.0.1:0").build()?;
+    /// assert_ne!(server.local_addr().port(), 0);
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.shared.local_addr
+    }
+
+    /// A handle for counters and shutdown, usable from any thread, before and while serving.
+    ///
+    /// ```
+    /// let server = tcpserver::Server::builder("127.0.0.1:0").build()?;
+    /// let handle = server.handle();
+    /// assert_eq!(handle.active_connections(), 0);
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Serves in the current multi-thread tokio runtime (the *shared* model): `loops` accept
+    /// loops on the one listener, each connection in its own spawned task running
+    /// `handler(conn)`. The connection is closed when that future ends or panics; a panic is
+    /// logged by tokio and does not affect other connections.
+    ///
+    /// Returns after a shutdown ([`ServerHandle::shutdown`], [`ServerHandle::halt`],
+    /// `max_accept`) once every connection is closed, or with [`Error::Accept`] if the listener
+    /// fails for good. Dropping the returned future halts the server.
+    ///
+    /// Must be called inside a tokio runtime with I/O and time enabled.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), tcpserver::Error> {
+    /// use tokio::io::AsyncWriteExt;
+    /// let server = tcpserver::Server::builder("127.0.0.1:0").build()?;
+    /// server
+    ///     .serve(|mut conn| async move {
+    ///         let _ = conn.write_all(b"hello\n").await;
+    ///     })
+    ///     .await
+    /// # }
+    /// ```
+    pub async fn serve<H, F>(self, handler: H) -> Result<(), Error>
+    where
+        H: Fn(Connection) -> F + Send + Sync + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Server {
+            listener,
+            handle,
+            config,
+        } = self;
+        let shared = Arc::clone(&handle.shared);
+        let listener = Arc::new(TcpListener::from_std(listener)?);
+        let svc = Arc::new(Service {
+            handler,
+            on_connect: config.on_connect,
+            tls: config.tls,
+        });
+        let set_nodelay = config.options.nodelay && !sys::NODELAY_INHERITED;
+        let mut guard = HaltOnDrop(Some(&shared));
+
+        let mut loops = Vec::with_capacity(config.loops);
+        for i in 0..config.loops {
+            let (listener, svc, handle) = (listener.clone(), svc.clone(), handle.clone());
+            let stop = shared.stop.child_token();
+            let span =
+                tracing::debug_span!("accept_loop", addr = %shared.local_addr, loop_index = i);
+            loops.push(tokio::spawn(
+                async move {
+                    let shard = i as u32;
+                    let registry = &handle.shared.registry;
+                    accept_loop(
+                        &listener,
+                        &handle,
+                        &stop,
+                        set_nodelay,
+                        |tcp, peer, mut conn| {
+                            let key = registry.reserve(shard);
+                            conn.set_slot(shard, key);
+                            let task = if svc.tls.is_some() {
+                                tokio::spawn(tls_task(svc.clone(), tcp, peer, conn))
+                            } else {
+                                tokio::spawn(svc.plain(tcp, peer, conn))
+                            };
+                            registry.fill(shard, key, task.abort_handle());
+                        },
+                    )
+                    .await
+                }
+                .instrument(span),
+            ));
+        }
+        let mut result = Ok(());
+        for l in loops {
+            let r = match l.await {
+                Ok(r) => r,
+                Err(_) => Err(Error::WorkerPanicked),
+            };
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        drop(listener);
+        shared.begin_stop();
+        let span = tracing::info_span!("shutdown", addr = %shared.local_addr);
+        async {
+            if shared.wait_idle().await {
+                shared.registry.abort_all();
+                shared.wait_empty().await;
+            }
+            tracing::debug!("all connections closed");
+        }
+        .instrument(span)
+        .await;
+        guard.0 = None;
+        shared.finish();
+        result
+    }
+
+    /// Serves in the *per-core* model and blocks until done: `threads` worker threads, each
+    /// with its own current-thread tokio runtime and its own listener on the same address
+    /// (`SO_REUSEPORT`, when set in the [`ListenOptions`]; otherwise the workers share the one
+    /// listening socket). Handler futures run with `spawn_local` and need not be `Send`.
+    /// Workers may be pinned to CPUs ([`pin_cpus`](crate::ServerBuilder::pin_cpus)).
+    ///
+    /// On shutdown each worker drains the connections already queued on its listener before
+    /// closing it, so none are reset. Returns like [`serve`](Self::serve); must not be called
+    /// from inside an async context that would be blocked by it.
+    ///
+    /// ```no_run
+    /// # fn f() -> Result<(), tcpserver::Error> {
+    /// use std::rc::Rc;
+    /// use tcpserver::{ListenOptions, Server};
+    /// use tokio::io::AsyncWriteExt;
+    ///
+    /// let server = Server::builder("127.0.0.1:0")
+    ///     .listen_options(ListenOptions::new().reuse_port(true))
+    ///     .threads(2)
+    ///     .build()?;
+    /// server.serve_per_core(|mut conn| async move {
+    ///     let not_send = Rc::new(()); // fine: the future stays on its thread
+    ///     let _ = conn.write_all(b"hello\n").await;
+    ///     drop(not_send);
+    /// })
+    /// # }
+    /// ```
+    pub fn serve_per_core<H, F>(self, handler: H) -> Result<(), Error>
+    where
+        H: Fn(Connection) -> F + Send + Sync + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        let Server {
+            listener,
+            handle,
+            config,
+        } = self;
+        let shared = Arc::clone(&handle.shared);
+        let threads = config
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        let result = (|| {
+            let mut listeners = Vec::with_capacity(threads);
+            listeners.push(listener);
+            for _ in 1..threads {
+                let l = if config.options.reuse_port {
+                    config.options.bind(shared.local_addr)?
+                } else {
+                    listeners[0].try_clone()?
+                };
+                listeners.push(l);
+            }
+            Ok::<_, Error>(listeners)
+        })();
+        let listeners = match result {
+            Ok(l) => l,
+            Err(e) => {
+                shared.finish();
+                return Err(e);
+            }
+        };
+        let svc = Arc::new(Service {
+            handler,
+            on_connect: config.on_connect,
+            tls: config.tls,
+        });
+        let set_nodelay = config.options.nodelay && !sys::NODELAY_INHERITED;
+
+        let mut workers = Vec::with_capacity(threads);
+        let mut result = Ok(());
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let cpu = config
+                .pin_cpus
+                .as_ref()
+                .filter(|c| !c.is_empty())
+                .map(|c| c[i % c.len()]);
+            let (svc, handle) = (svc.clone(), handle.clone());
+            let stop = shared.stop.child_token();
+            let spawned = std::thread::Builder::new()
+                .name(format!("tcpserver-{i}"))
+                .spawn(move || worker(i, listener, cpu, svc, handle, stop, set_nodelay));
+            match spawned {
+                Ok(w) => workers.push(w),
+                Err(e) => {
+                    shared.halt();
+                    result = Err(Error::Runtime(e));
+                    break;
+                }
+            }
+        }
+        for w in workers {
+            let r = match w.join() {
+                Ok(r) => r,
+                Err(_) => Err(Error::WorkerPanicked),
+            };
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        shared.finish();
+        result
+    }
+}
+
+/// One worker of the per-core model.
+fn worker<H, F>(
+    index: usize,
+    listener: std::net::TcpListener,
+    cpu: Option<usize>,
+    svc: Arc<Service<H>>,
+    handle: ServerHandle,
+    stop: CancellationToken,
+    set_nodelay: bool,
+) -> Result<(), Error>
+where
+    H: Fn(Connection) -> F + Send + Sync + 'static,
+    F: Future<Output = ()> + 'static,
+{
+    let span = tracing::debug_span!("worker", addr = %handle.shared.local_addr, index, ?cpu);
+    let _entered = span.enter();
+    if let Some(cpu) = cpu
+        && let Err(e) = sys::pin_current_thread(cpu)
+    {
+        tracing::warn!(cpu, error = %e, "cannot pin worker thread");
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build_local(tokio::runtime::LocalOptions::default())
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            handle.shared.halt();
+            return Err(Error::Runtime(e));
+        }
+    };
+    let shared = &*handle.shared;
+    let result = rt.block_on(async {
+        let listener = match TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                shared.halt();
+                return Err(Error::Io(e));
+            }
+        };
+        let result = accept_loop(&listener, &handle, &stop, set_nodelay, |tcp, peer, conn| {
+            if svc.tls.is_some() {
+                tokio::task::spawn_local(tls_task(svc.clone(), tcp, peer, conn));
+            } else {
+                tokio::task::spawn_local(svc.plain(tcp, peer, conn));
+            }
+        })
+        .await;
+        // Closing the listener now refuses new clients instead of queueing them.
+        drop(listener);
+        shared.begin_stop();
+        // `true`: halted or past the deadline; dropping the runtime closes what is left.
+        shared.wait_idle().await;
+        result
+    });
+    drop(rt);
+    result
+}

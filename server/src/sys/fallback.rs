@@ -1,0 +1,41 @@
+//! Portable fallback: Linux-only socket options report [`Error::Unsupported`]; zero-copy copies
+//! through user space.
+
+use std::io;
+
+use socket2::Socket;
+
+use crate::Error;
+
+/// Whether accepted sockets inherit `TCP_NODELAY` from the listener; not relied upon here.
+pub(crate) const NODELAY_INHERITED: bool = false;
+
+#[cfg(unix)]
+pub(crate) fn set_reuse_port(socket: &Socket) -> Result<(), Error> {
+    socket
+        .set_reuse_port(true)
+        .map_err(|source| Error::SocketOption {
+            option: "SO_REUSEPORT",
+            source,
+        })
+}
+
+#[cfg(not(unix))]
+pub(crate) fn set_reuse_port(_socket: &Socket) -> Result<(), Error> {
+    Err(Error::Unsupported("SO_REUSEPORT"))
+}
+
+pub(crate) fn set_fast_open(_socket: &Socket, _queue_len: u32) -> Result<(), Error> {
+    Err(Error::Unsupported("TCP_FASTOPEN"))
+}
+
+pub(crate) fn set_defer_accept(_socket: &Socket, _seconds: u32) -> Result<(), Error> {
+    Err(Error::Unsupported("TCP_DEFER_ACCEPT"))
+}
+
+pub(crate) fn pin_current_thread(_cpu: usize) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "CPU pinning is supported on Linux only",
+    ))
+}
