@@ -314,7 +314,7 @@ fn check_unique_and_sort(
         seen.push((scenario, path));
     }
     let mut out: Vec<Scenario> = seen.into_iter().map(|(s, _)| s).collect();
-    out.sort_by(|a, b| id_sort_key(&a.id).cmp(&id_sort_key(&b.id)));
+    out.sort_by_key(|a| id_sort_key(&a.id));
     Ok(out)
 }
 

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,57 +18,17 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpSocket;
 use tokio_rustls::TlsAcceptor;
 
-use super::serve::{Body, OnOff, tls_config};
-
-/// Flags of `loadgen serve hyper`: the same names and defaults as the tcpserver responder's.
-#[derive(clap::Parser, Debug, Clone)]
-#[command(name = "loadgen serve hyper")]
-pub(crate) struct HyperArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: String,
-    /// Response body size in bytes (default: "Hello World!\r\n").
-    #[arg(long)]
-    payload: Option<usize>,
-    /// HTTP keep-alive.
-    #[arg(long, value_enum, default_value = "on")]
-    keep_alive: OnOff,
-    /// Encrypt the body with AES-128-CBC on every request.
-    #[arg(long)]
-    aes128: bool,
-    /// Sleep before answering, in milliseconds.
-    #[arg(long, default_value_t = 0)]
-    sleep_ms: u64,
-    /// Runtime worker threads (default: available CPUs).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Accepted for command-line compatibility with the responder; hyper has one runtime model.
-    #[arg(long)]
-    runtime: Option<String>,
-    /// Restrict the process to these CPUs, e.g. `0` or `0,1`.
-    #[arg(long, value_delimiter = ',')]
-    pin_cpus: Vec<usize>,
-    /// Serve HTTPS.
-    #[arg(long)]
-    tls: bool,
-    /// PEM certificate chain (default: a fresh self-signed one).
-    #[arg(long, requires = "key")]
-    cert: Option<PathBuf>,
-    /// PEM private key.
-    #[arg(long, requires = "cert")]
-    key: Option<PathBuf>,
-}
+use tcpserver::responder::{KeepAlive, ResponderArgs, aes128_body, payload, tls_config};
 
 struct State {
-    body: Body,
+    plain: Bytes,
+    aes128: bool,
     sleep: Option<Duration>,
 }
 
-/// Runs the server until SIGTERM or SIGINT.
-pub(crate) fn run(args: HyperArgs) -> anyhow::Result<()> {
-    if args.aes128 && !super::aes_body::AVAILABLE {
-        anyhow::bail!("--aes128 is not available in this build of the hyper contender yet");
-    }
+/// Runs the server with the responder's options until SIGTERM or SIGINT. `--runtime` is
+/// ignored (hyper has one model); `--pin-cpus` restricts the whole process.
+pub(crate) fn run(args: ResponderArgs) -> anyhow::Result<()> {
     if !args.pin_cpus.is_empty() {
         crate::machine::set_affinity(&args.pin_cpus).context("--pin-cpus")?;
     }
@@ -85,7 +44,7 @@ pub(crate) fn run(args: HyperArgs) -> anyhow::Result<()> {
     runtime.block_on(serve(args))
 }
 
-async fn serve(args: HyperArgs) -> anyhow::Result<()> {
+async fn serve(args: ResponderArgs) -> anyhow::Result<()> {
     let addr: SocketAddr = tokio::net::lookup_host(&args.listen)
         .await
         .with_context(|| format!("resolving --listen {}", args.listen))?
@@ -102,19 +61,17 @@ async fn serve(args: HyperArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     let listener = socket.listen(4096)?;
     let acceptor = if args.tls {
-        Some(TlsAcceptor::from(tls_config(
-            args.cert.as_deref(),
-            args.key.as_deref(),
-        )?))
+        Some(TlsAcceptor::from(tls_config(&args)?.0))
     } else {
         None
     };
     let state = Arc::new(State {
-        body: Body::new(args.payload, args.aes128),
+        plain: Bytes::from(payload(args.payload)),
+        aes128: args.aes128,
         sleep: (args.sleep_ms > 0).then(|| Duration::from_millis(args.sleep_ms)),
     });
     let mut builder = http1::Builder::new();
-    builder.keep_alive(args.keep_alive == OnOff::On);
+    builder.keep_alive(args.keep_alive == KeepAlive::On);
     let builder = Arc::new(builder);
 
     super::serve::announce(listener.local_addr()?)?;
@@ -164,10 +121,14 @@ async fn respond(
     if let Some(sleep) = state.sleep {
         tokio::time::sleep(sleep).await;
     }
-    let mut response = Response::new(Full::new(state.body.render()));
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(state.body.content_type()),
-    );
+    let body = if state.aes128 {
+        Bytes::from(aes128_body(&state.plain))
+    } else {
+        state.plain.clone()
+    };
+    let mut response = Response::new(Full::new(body));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     Ok(response)
 }

@@ -11,7 +11,6 @@
 //!
 //! Placeholders in commands: see [`Placeholders`].
 
-mod aes_body;
 mod hyper_server;
 mod serve;
 
@@ -22,6 +21,7 @@ use serde::Deserialize;
 
 use crate::scenario::{Feature, Scenario};
 
+pub(crate) use serve::self_signed;
 pub use serve::{ServeArgs, ServeKind, serve_main};
 
 /// A server the runner can start for a scenario.

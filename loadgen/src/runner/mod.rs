@@ -1,1 +1,639 @@
-//! (in progress)
+//! The scenario runner: `loadgen --scenario 3` starts each contender's server as a child process
+//! pinned to the server CPUs, loads it from the client CPUs, records the result and draws charts.
+//!
+//! For each scenario × contender × server thread count: start the server (its own process group,
+//! `sched_setaffinity` before exec), wait until it listens, warm up, measure, stop it (SIGTERM, then
+//! SIGKILL), and save `results/<run>/<scenario>-<contender>-t<threads>.json`.
+
+mod placement;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+
+use crate::attack::{self, AttackConfig};
+use crate::contender::Contender;
+use crate::machine::{self, Machine};
+use crate::results::{
+    self, RunManifest, RunRecord, ServerUsage, Skipped, cpu_list, format_latency_us, format_rps,
+};
+use crate::scenario::{self, Scenario};
+
+pub use placement::{Placement, parse_cpu_list};
+use server::{ServerProcess, ServerSpec, TlsFiles};
+
+/// Options of the scenario runner (`loadgen --scenario ...`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RunnerArgs {
+    /// Run scenarios: an id (`3`), a list (`1,2,1t`) or `all`. See `--list`.
+    #[arg(long, value_name = "ID[,ID...]|all")]
+    pub scenario: Option<String>,
+    /// List the scenarios and contenders, then exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Measured time per run, overriding the scenario files (e.g. `5s`).
+    #[arg(long, value_name = "DURATION", value_parser = scenario::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Warm-up time per run, overriding the scenario files (`0s` for none).
+    #[arg(long, value_name = "DURATION", value_parser = scenario::parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Client connections, overriding the scenario files.
+    #[arg(long, value_name = "N")]
+    pub connections: Option<usize>,
+    /// Server thread counts to sweep, e.g. `1,2,4` (default: 1 up to the server's CPU count).
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
+    pub threads: Vec<usize>,
+    /// Contenders (repeatable; default: the built-ins). `builtin`, a built-in name
+    /// (tcpserver-per-core, tcpserver-shared, hyper), a contender file name from
+    /// `<scenarios-dir>/contenders/` (e.g. `nginx`) or path, or `name[tls,aes128,sleep]='command
+    /// --listen {addr} --payload {payload} ...'`.
+    #[arg(long = "contender", value_name = "SPEC")]
+    pub contenders: Vec<String>,
+    /// Directory of scenario files (default: ./scenarios, else the source tree's).
+    #[arg(long, value_name = "DIR")]
+    pub scenarios_dir: Option<PathBuf>,
+    /// Where runs are saved (a new timestamped directory per run).
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Do not draw charts or write results/README.md after the run.
+    #[arg(long)]
+    pub no_plot: bool,
+    /// CPUs for the server, e.g. `0` or `0-3` (default: the first half of the available CPUs).
+    #[arg(long, value_name = "LIST")]
+    pub server_cpus: Option<String>,
+    /// CPUs for the load generator (default: the CPUs not given to the server).
+    #[arg(long, value_name = "LIST")]
+    pub client_cpus: Option<String>,
+    /// The executable that provides `serve` (default: this one).
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub server_exe: Option<PathBuf>,
+}
+
+impl RunnerArgs {
+    /// True when the command line asked for the runner (`--scenario` or `--list`).
+    pub fn is_requested(&self) -> bool {
+        self.scenario.is_some() || self.list
+    }
+}
+
+/// The runner's own command line (`loadgen --scenario ...`), for [`main_from_args`].
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "loadgen",
+    about = "Benchmark scenario runner: starts each contender, loads it, saves and plots the results"
+)]
+struct RunnerCli {
+    #[command(flatten)]
+    args: RunnerArgs,
+}
+
+/// True if a command line (without the program name) is a runner invocation: it has `--scenario`
+/// (or `--scenario=..`) or `--list`. The runner's `--duration`, `--connections` and `--threads`
+/// differ from the attack flags of the same name, so such command lines are parsed by
+/// [`main_from_args`] instead of the attack parser.
+pub fn is_runner_invocation<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> bool {
+    args.iter().any(|a| {
+        let a = a.as_ref().to_string_lossy();
+        a == "--list" || a == "--scenario" || a.starts_with("--scenario=")
+    })
+}
+
+/// Parses a runner command line (program name first, like `std::env::args_os()`) and runs it.
+/// `--help` and parse errors print and exit like any clap program.
+pub fn main_from_args<I, T>(argv: I) -> anyhow::Result<()>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::Parser;
+    main(RunnerCli::parse_from(argv).args)
+}
+
+/// Runs the scenario runner.
+pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
+    let scenarios_dir = args.scenarios_dir.clone().or_else(scenario::default_dir);
+    let all = scenario::load(scenarios_dir.as_deref())?;
+    let contenders_dir = scenarios_dir.as_ref().map(|d| d.join("contenders"));
+    if args.list {
+        print_list(&all, scenarios_dir.as_deref(), contenders_dir.as_deref());
+        return Ok(());
+    }
+    let mut selected = scenario::select(&all, args.scenario.as_deref().unwrap_or("all"))?;
+    for s in &mut selected {
+        if let Some(d) = args.duration {
+            s.duration = d;
+        }
+        if let Some(w) = args.warmup {
+            s.warmup = w;
+        }
+        if let Some(c) = args.connections {
+            s.connections = c.max(1);
+        }
+    }
+    let contenders = contenders(&args.contenders, contenders_dir.as_deref())?;
+    let placement = Placement::decide(
+        &machine::affinity_cpus(),
+        args.server_cpus
+            .as_deref()
+            .map(parse_cpu_list)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+        args.client_cpus
+            .as_deref()
+            .map(parse_cpu_list)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
+    )?;
+    let threads = if args.threads.is_empty() {
+        placement.default_threads()
+    } else {
+        args.threads.clone()
+    };
+    if threads.contains(&0) {
+        bail!("--threads: thread counts must be at least 1");
+    }
+    check_open_files(selected.iter().map(|s| s.connections).max().unwrap_or(0))?;
+    let exe = match &args.server_exe {
+        Some(exe) => exe.clone(),
+        None => std::env::current_exe().context("locating the loadgen executable")?,
+    };
+
+    let machine = Machine::detect();
+    println!("machine: {}", machine.summary());
+    println!(
+        "placement: server on CPU {}, load generator on CPU {} (sched_setaffinity){}",
+        cpu_list(&placement.server),
+        cpu_list(&placement.client),
+        if placement.overlaps() {
+            " -- WARNING: they overlap, results are not meaningful"
+        } else {
+            ""
+        }
+    );
+    if let Some(&t) = threads.iter().find(|&&t| t > placement.server.len()) {
+        println!(
+            "note: {t} server threads on {} server CPU(s): threads share CPUs",
+            placement.server.len()
+        );
+    }
+    println!(
+        "server threads: {}; contenders: {}",
+        threads
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        contenders
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let started = SystemTime::now();
+    let run_dir = new_run_dir(&args.results_dir, started)?;
+    let work = WorkDir::new()?;
+    let tls = if selected.iter().any(|s| s.tls) {
+        Some(TlsFiles::generate(work.path()).context("writing the TLS certificate")?)
+    } else {
+        None
+    };
+    let mut manifest = RunManifest {
+        started_at: results::rfc3339(started),
+        command: command_line(),
+        machine: machine.clone(),
+        server_cpus: placement.server.clone(),
+        client_cpus: placement.client.clone(),
+        threads: threads.clone(),
+        contenders: contenders.iter().map(|c| c.name.clone()).collect(),
+        scenarios: selected.iter().map(|s| s.id.clone()).collect(),
+        skipped: Vec::new(),
+        failed: Vec::new(),
+    };
+    let manifest_path = run_dir.join(results::MANIFEST);
+    results::write_json(&manifest_path, &manifest)?;
+
+    let mut records = Vec::new();
+    for scenario in &selected {
+        println!(
+            "\n== scenario {}: {} ({})",
+            scenario.id,
+            scenario.name,
+            scenario.summary()
+        );
+        for contender in &contenders {
+            let missing = contender.missing_features(scenario);
+            if !missing.is_empty() {
+                let reason = format!(
+                    "{} cannot do {}",
+                    contender.name,
+                    missing
+                        .iter()
+                        .map(|f| f.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                println!("   skipped {}: {reason}", contender.name);
+                manifest.skipped.push(Skipped {
+                    scenario: scenario.id.clone(),
+                    contender: contender.name.clone(),
+                    threads: None,
+                    reason,
+                });
+                continue;
+            }
+            for &t in &threads {
+                let job = Job {
+                    scenario,
+                    contender,
+                    threads: t,
+                    placement: &placement,
+                    exe: &exe,
+                    tls: tls.as_ref(),
+                    workdir: work.path(),
+                    machine: &machine,
+                };
+                match job.run() {
+                    Ok(record) => {
+                        print_record(&record);
+                        let path = results::write_record(&run_dir, &record)?;
+                        println!("   saved {}", path.display());
+                        records.push(record);
+                    }
+                    Err(e) => {
+                        eprintln!("   FAILED {} t{t}: {e:#}", contender.name);
+                        manifest.failed.push(Skipped {
+                            scenario: scenario.id.clone(),
+                            contender: contender.name.clone(),
+                            threads: Some(t),
+                            reason: format!("{e:#}"),
+                        });
+                    }
+                }
+                results::write_json(&manifest_path, &manifest)?;
+            }
+        }
+    }
+    results::write_json(&manifest_path, &manifest)?;
+
+    println!();
+    print_summary(&records);
+    if !args.no_plot && !records.is_empty() {
+        for path in crate::plot::plot_run(&run_dir)? {
+            println!("wrote {}", path.display());
+        }
+    }
+    println!("results: {}", run_dir.display());
+    if records.is_empty() && !manifest.failed.is_empty() {
+        bail!("all {} runs failed", manifest.failed.len());
+    }
+    if !manifest.failed.is_empty() {
+        eprintln!(
+            "{} run(s) failed, see above and {}",
+            manifest.failed.len(),
+            manifest_path.display()
+        );
+    }
+    Ok(())
+}
+
+fn contenders(specs: &[String], dir: Option<&Path>) -> anyhow::Result<Vec<Contender>> {
+    if specs.is_empty() {
+        return Ok(Contender::builtins());
+    }
+    let mut out: Vec<Contender> = Vec::new();
+    for spec in specs {
+        for contender in Contender::parse(spec, dir)? {
+            if out.iter().any(|c| c.name == contender.name) {
+                bail!("contender `{}` is given twice", contender.name);
+            }
+            out.push(contender);
+        }
+    }
+    Ok(out)
+}
+
+/// One scenario × contender × thread count.
+struct Job<'a> {
+    scenario: &'a Scenario,
+    contender: &'a Contender,
+    threads: usize,
+    placement: &'a Placement,
+    exe: &'a Path,
+    tls: Option<&'a TlsFiles>,
+    workdir: &'a Path,
+    machine: &'a Machine,
+}
+
+impl Job<'_> {
+    fn run(&self) -> anyhow::Result<RunRecord> {
+        let s = self.scenario;
+        let cpus = self.placement.server_cpus_for(self.threads);
+        let workdir = self.workdir.join(format!(
+            "{}-{}-t{}",
+            s.id, self.contender.name, self.threads
+        ));
+        std::fs::create_dir_all(&workdir)?;
+        let spec = ServerSpec {
+            contender: self.contender,
+            scenario: s,
+            threads: self.threads,
+            cpus: cpus.clone(),
+            exe: self.exe,
+            tls: self.tls,
+            workdir: &workdir,
+        };
+        println!(
+            "-- {} t{} (server CPU {}, client CPU {})",
+            self.contender.name,
+            self.threads,
+            cpu_list(&cpus),
+            cpu_list(&self.placement.client)
+        );
+        let mut server = ServerProcess::start(&spec)
+            .with_context(|| format!("starting {}", self.contender.name))?;
+        tracing::debug!("started `{}` on {}", server.command, server.addr);
+        let base = AttackConfig {
+            url: format!(
+                "{}://{}/",
+                if s.tls { "https" } else { "http" },
+                server.addr
+            ),
+            connections: s.connections,
+            keep_alive: s.keep_alive,
+            insecure: true,
+            threads: self.placement.client.len(),
+            cpus: Some(self.placement.client.clone()),
+            ..AttackConfig::default()
+        };
+        if !s.warmup.is_zero() {
+            attack::run(&AttackConfig {
+                duration: Some(s.warmup),
+                ..base.clone()
+            })
+            .context("warm-up")?;
+            server.check_alive().context("after warm-up")?;
+        }
+        let server_before = server.stats();
+        let client_before = machine::self_cpu_seconds();
+        let started_at = results::rfc3339(SystemTime::now());
+        let report = attack::run(&AttackConfig {
+            duration: Some(s.duration),
+            ..base
+        })
+        .context("load")?;
+        let client_cpu_seconds = machine::self_cpu_seconds() - client_before;
+        let server_after = server.stats();
+        server.check_alive().context("after the load")?;
+        if let Err(e) = server.stop() {
+            eprintln!("   warning: {e:#}");
+        }
+
+        let result = &report.result;
+        let requests = result.requests.max(1) as f64;
+        let cpu_seconds = (server_after.cpu_seconds - server_before.cpu_seconds).max(0.0);
+        let errors = result.error_classes.total()
+            + result.req1xx
+            + result.req3xx
+            + result.req4xx
+            + result.req5xx
+            + result.others;
+        let rps = if result.time_taken_seconds > 0.0 {
+            result.requests as f64 / result.time_taken_seconds
+        } else {
+            result.rps.mean
+        };
+        Ok(RunRecord {
+            scenario: s.clone(),
+            contender: self.contender.name.clone(),
+            contender_description: self.contender.description.clone(),
+            threads: self.threads,
+            server_cpus: cpus,
+            client_cpus: self.placement.client.clone(),
+            started_at,
+            requests_per_second: rps,
+            errors,
+            server: ServerUsage {
+                cpu_seconds,
+                cpu_us_per_request: cpu_seconds * 1e6 / requests,
+                peak_rss_kib: server_after.peak_rss_kib,
+                processes: server_after.processes,
+            },
+            client_cpu_seconds,
+            machine: self.machine.clone(),
+            report,
+        })
+    }
+}
+
+fn print_record(r: &RunRecord) {
+    let p = &r.report.result.latency.percentiles;
+    let pct = |k: &str| {
+        p.get(k)
+            .map_or("-".into(), |v| format_latency_us(*v as f64))
+    };
+    println!(
+        "   {} req/s | latency p50 {} p90 {} p99 {} p99.9 {} max {} | errors {} | server {:.1} µs CPU/req, \
+         peak RSS {:.1} MiB | client CPU {:.2}s",
+        format_rps(r.requests_per_second),
+        pct("50"),
+        pct("90"),
+        pct("99"),
+        pct("99.9"),
+        format_latency_us(r.report.result.latency.max),
+        r.errors,
+        r.server.cpu_us_per_request,
+        r.server.peak_rss_kib as f64 / 1024.0,
+        r.client_cpu_seconds
+    );
+    let classes: Vec<String> = r
+        .report
+        .result
+        .error_classes
+        .iter()
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    if !classes.is_empty() {
+        println!("   errors by class: {}", classes.join(", "));
+    }
+}
+
+fn print_summary(records: &[RunRecord]) {
+    if records.is_empty() {
+        return;
+    }
+    println!(
+        "{:<6} {:<22} {:>3} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10} {:>9}",
+        "scen", "contender", "t", "req/s", "p50", "p99", "p99.9", "errors", "µs CPU/req", "RSS MiB"
+    );
+    for r in records {
+        let p = &r.report.result.latency.percentiles;
+        let pct = |k: &str| {
+            p.get(k)
+                .map_or("-".into(), |v| format_latency_us(*v as f64))
+        };
+        println!(
+            "{:<6} {:<22} {:>3} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10.1} {:>9.1}",
+            r.scenario.id,
+            r.contender,
+            r.threads,
+            format_rps(r.requests_per_second),
+            pct("50"),
+            pct("99"),
+            pct("99.9"),
+            r.errors,
+            r.server.cpu_us_per_request,
+            r.server.peak_rss_kib as f64 / 1024.0
+        );
+    }
+}
+
+fn print_list(all: &[Scenario], dir: Option<&Path>, contenders_dir: Option<&Path>) {
+    println!(
+        "scenarios ({}):",
+        dir.map_or("built in".to_string(), |d| d.display().to_string())
+    );
+    println!(
+        "  {:<4} {:<40} {:>5} {:<10} {:>7} {:<16} time",
+        "id", "name", "conns", "keep-alive", "payload", "extra"
+    );
+    for s in all {
+        let extra = s
+            .required_features()
+            .iter()
+            .map(|f| {
+                if *f == scenario::Feature::Sleep {
+                    format!("sleep {}ms", s.sleep_ms)
+                } else {
+                    f.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        println!(
+            "  {:<4} {:<40} {:>5} {:<10} {:>7} {:<16} {} (+{} warm-up)",
+            s.id,
+            s.name,
+            s.connections,
+            if s.keep_alive { "on" } else { "off" },
+            s.payload,
+            extra,
+            scenario::format_duration(s.duration),
+            scenario::format_duration(s.warmup)
+        );
+    }
+    println!("\ncontenders (--contender NAME; default: the built-ins):");
+    for c in Contender::builtins() {
+        println!("  {:<20} {}", c.name, c.description);
+    }
+    if let Some(dir) = contenders_dir
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        for file in files {
+            match Contender::from_file(&file) {
+                Ok(c) => println!(
+                    "  {:<20} {} [features: static{}] ({})",
+                    c.name,
+                    c.description,
+                    c.features
+                        .iter()
+                        .map(|f| format!(", {f}"))
+                        .collect::<String>(),
+                    file.display()
+                ),
+                Err(e) => println!("  (invalid) {e}"),
+            }
+        }
+    }
+    println!(
+        "  or NAME[features]='command --listen {{addr}} --payload {{payload}} ...' \
+         (features: aes128, sleep, tls; placeholders: {{addr}} {{host}} {{port}} {{payload}} \
+         {{keepalive}} {{keepalive01}} {{aes128}} {{sleep_ms}} {{tls}} {{scheme}} {{threads}} \
+         {{cpus}} {{cert}} {{key}} {{workdir}} {{dir}} {{bin}})"
+    );
+}
+
+/// Raises `RLIMIT_NOFILE` for the client and the servers (children inherit it); fails with a
+/// clear message when the hard limit is too low for the connections.
+fn check_open_files(connections: usize) -> anyhow::Result<()> {
+    let needed = connections as u64 + 256;
+    let Some(soft) = machine::raise_open_files_limit(needed) else {
+        return Ok(());
+    };
+    if soft < needed {
+        let hard = machine::open_files_limit().map_or(soft, |(_, hard)| hard);
+        bail!(
+            "RLIMIT_NOFILE is too low for {connections} connections: the client and each server \
+             need about {needed} file descriptors, but the limit is {soft} (hard limit {hard}). \
+             Raise it (e.g. `ulimit -n {needed}` as root, or `docker run --ulimit nofile={needed}`) \
+             or use fewer --connections."
+        );
+    }
+    Ok(())
+}
+
+fn new_run_dir(results_dir: &Path, started: SystemTime) -> anyhow::Result<PathBuf> {
+    let base = results::dir_timestamp(started);
+    for n in 0..100 {
+        let name = if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let dir = results_dir.join(name);
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            return Ok(dir);
+        }
+    }
+    bail!("cannot create a run directory in {}", results_dir.display())
+}
+
+fn command_line() -> String {
+    let mut args = std::env::args();
+    let program = args
+        .next()
+        .map(|p| {
+            Path::new(&p)
+                .file_name()
+                .map_or(p.clone(), |n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "loadgen".into());
+    std::iter::once(program)
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A temporary directory for certificates, configs and logs, removed when dropped.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn new() -> anyhow::Result<WorkDir> {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!("loadgen-run-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(WorkDir(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
