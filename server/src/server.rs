@@ -122,6 +122,24 @@ impl Drop for HaltOnDrop<'_> {
 }
 
 impl Server {
+    /// Splits the server for a serve function; the hook and TLS move into the [`Service`].
+    fn into_parts<H>(
+        self,
+        handler: H,
+    ) -> (std::net::TcpListener, ServerHandle, Config, Arc<Service<H>>) {
+        let Server {
+            listener,
+            handle,
+            mut config,
+        } = self;
+        let svc = Arc::new(Service {
+            handler,
+            on_connect: config.on_connect.take(),
+            tls: config.tls.take(),
+        });
+        (listener, handle, config, svc)
+    }
+
     /// The bound address (with the real port when bound to port 0).
     ///
     /// ```
@@ -172,18 +190,9 @@ impl Server {
         H: Fn(Connection) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
-        let Server {
-            listener,
-            handle,
-            config,
-        } = self;
+        let (listener, handle, config, svc) = self.into_parts(handler);
         let shared = Arc::clone(&handle.shared);
         let listener = Arc::new(TcpListener::from_std(listener)?);
-        let svc = Arc::new(Service {
-            handler,
-            on_connect: config.on_connect,
-            tls: config.tls,
-        });
         let set_nodelay = config.options.nodelay && !sys::NODELAY_INHERITED;
         let mut guard = HaltOnDrop(Some(&shared));
 
@@ -277,11 +286,7 @@ impl Server {
         H: Fn(Connection) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + 'static,
     {
-        let Server {
-            listener,
-            handle,
-            config,
-        } = self;
+        let (listener, handle, config, svc) = self.into_parts(handler);
         let shared = Arc::clone(&handle.shared);
         let threads = config
             .threads
@@ -307,11 +312,6 @@ impl Server {
                 return Err(e);
             }
         };
-        let svc = Arc::new(Service {
-            handler,
-            on_connect: config.on_connect,
-            tls: config.tls,
-        });
         let set_nodelay = config.options.nodelay && !sys::NODELAY_INHERITED;
 
         let mut workers = Vec::with_capacity(threads);
@@ -407,4 +407,22 @@ where
     });
     drop(rt);
     result
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsFd for Server {
+    /// The listening socket bound by [`build`](crate::ServerBuilder::build) (the first one of
+    /// the per-core model), e.g. to read socket options back.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// let server = tcpserver::Server::builder("127.0.0.1:0").build()?;
+    /// let sock = socket2::SockRef::from(&server);
+    /// assert!(sock.tcp_nodelay()?);
+    /// # let _ = server.as_fd();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
 }

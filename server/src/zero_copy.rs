@@ -99,27 +99,12 @@ async fn write_all_raw(to: &TcpStream, mut data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-async fn send_file_fallback(to: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<u64> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut sent = 0u64;
-    while sent < len {
-        let want = usize::try_from(len - sent).unwrap_or(CHUNK).min(CHUNK);
-        let n = read_file(file, offset + sent, &mut buf[..want])?;
-        if n == 0 {
-            break;
-        }
-        write_all_raw(to, &buf[..n]).await?;
-        sent += n as u64;
-    }
-    Ok(sent)
-}
-
-/// `send_file` through the connection's own (TLS) writer.
-pub(crate) async fn send_file_buffered(
-    conn: &mut Connection,
+/// Reads `len` bytes of `file` from `offset` through one buffer, handing each chunk to `write`.
+async fn pump_file(
     file: &File,
     offset: u64,
     len: u64,
+    mut write: impl AsyncFnMut(&[u8]) -> io::Result<()>,
 ) -> io::Result<u64> {
     let mut buf = vec![0u8; CHUNK];
     let mut sent = 0u64;
@@ -129,9 +114,27 @@ pub(crate) async fn send_file_buffered(
         if n == 0 {
             break;
         }
-        conn.write_all(&buf[..n]).await?;
+        write(&buf[..n]).await?;
         sent += n as u64;
     }
+    Ok(sent)
+}
+
+async fn send_file_fallback(to: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+    pump_file(file, offset, len, async |chunk| {
+        write_all_raw(to, chunk).await
+    })
+    .await
+}
+
+/// `send_file` through the connection's own (TLS) writer.
+pub(crate) async fn send_file_buffered(
+    conn: &mut Connection,
+    file: &File,
+    offset: u64,
+    len: u64,
+) -> io::Result<u64> {
+    let sent = pump_file(file, offset, len, async |chunk| conn.write_all(chunk).await).await?;
     conn.flush().await?;
     Ok(sent)
 }

@@ -10,21 +10,6 @@ use crate::Error;
 /// Whether accepted sockets inherit `TCP_NODELAY` from the listener; not relied upon here.
 pub(crate) const NODELAY_INHERITED: bool = false;
 
-#[cfg(unix)]
-pub(crate) fn set_reuse_port(socket: &Socket) -> Result<(), Error> {
-    socket
-        .set_reuse_port(true)
-        .map_err(|source| Error::SocketOption {
-            option: "SO_REUSEPORT",
-            source,
-        })
-}
-
-#[cfg(not(unix))]
-pub(crate) fn set_reuse_port(_socket: &Socket) -> Result<(), Error> {
-    Err(Error::Unsupported("SO_REUSEPORT"))
-}
-
 pub(crate) fn set_fast_open(_socket: &Socket, _queue_len: u32) -> Result<(), Error> {
     Err(Error::Unsupported("TCP_FASTOPEN"))
 }

@@ -10,15 +10,6 @@ use crate::Error;
 /// Accepted sockets inherit `TCP_NODELAY` from the listener on Linux.
 pub(crate) const NODELAY_INHERITED: bool = true;
 
-pub(crate) fn set_reuse_port(socket: &Socket) -> Result<(), Error> {
-    socket
-        .set_reuse_port(true)
-        .map_err(|source| Error::SocketOption {
-            option: "SO_REUSEPORT",
-            source,
-        })
-}
-
 fn setsockopt_int(
     fd: RawFd,
     level: libc::c_int,

@@ -12,5 +12,24 @@ mod fallback;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use fallback::*;
 
-#[allow(unused_imports)]
+use socket2::Socket;
+
 use crate::Error;
+
+/// Sets `SO_REUSEPORT` (Unix only).
+pub(crate) fn set_reuse_port(socket: &Socket) -> Result<(), Error> {
+    #[cfg(unix)]
+    {
+        socket
+            .set_reuse_port(true)
+            .map_err(|source| Error::SocketOption {
+                option: "SO_REUSEPORT",
+                source,
+            })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = socket;
+        Err(Error::Unsupported("SO_REUSEPORT"))
+    }
+}

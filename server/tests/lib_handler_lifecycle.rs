@@ -1,0 +1,112 @@
+//! The connection closes when the handler's future ends, also when it panics; a panicking
+//! handler does not take the server down. Both runtime models.
+
+mod lib_support;
+
+use std::time::Duration;
+
+use lib_support::{eventually, join_thread, read_all, spawn_per_core, spawn_shared, within};
+use tcpserver::{Connection, ListenOptions, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Writes "bye" and returns while the client still has its side open: the client must see EOF.
+async fn say_bye(mut conn: Connection) {
+    let _ = conn.write_all(b"bye").await;
+}
+
+/// Panics on "panic", otherwise answers "ok".
+async fn maybe_panic(mut conn: Connection) {
+    let mut buf = [0u8; 5];
+    if conn.read_exact(&mut buf).await.is_err() {
+        return;
+    }
+    if &buf == b"panic" {
+        panic!("handler panicked on purpose");
+    }
+    let _ = conn.write_all(b"ok").await;
+}
+
+async fn send(addr: std::net::SocketAddr, msg: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(msg).await.unwrap();
+    let mut out = Vec::new();
+    // A panicking handler's connection is closed (EOF or reset).
+    let _ = s.read_to_end(&mut out).await;
+    out
+}
+
+async fn check_close_on_return(addr: std::net::SocketAddr, handle: &tcpserver::ServerHandle) {
+    // The client keeps its socket open; reading to the end only finishes because the server
+    // closed the connection when the handler returned.
+    let mut s = within(TcpStream::connect(addr)).await.unwrap();
+    let mut out = Vec::new();
+    within(s.read_to_end(&mut out)).await.unwrap();
+    assert_eq!(out, b"bye");
+    eventually(|| handle.active_connections() == 0).await;
+}
+
+async fn check_panics_are_isolated(addr: std::net::SocketAddr, handle: &tcpserver::ServerHandle) {
+    // A long-lived healthy connection survives the panics of others.
+    let mut healthy = within(TcpStream::connect(addr)).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(within(send(addr, b"panic")).await, b"");
+    }
+    assert_eq!(within(send(addr, b"hello")).await, b"ok");
+    healthy.write_all(b"hello").await.unwrap();
+    let mut buf = [0u8; 2];
+    within(healthy.read_exact(&mut buf)).await.unwrap();
+    assert_eq!(&buf, b"ok");
+    drop(healthy);
+    eventually(|| handle.active_connections() == 0).await;
+    assert_eq!(handle.accepted_connections(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_handler_end_closes_connection() {
+    let server = Server::builder("127.0.0.1:0").build().unwrap();
+    let addr = server.local_addr();
+    let (handle, task) = spawn_shared(server, say_bye);
+    check_close_on_return(addr, &handle).await;
+    handle.shutdown(Duration::ZERO);
+    within(task).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_core_handler_end_closes_connection() {
+    let server = Server::builder("127.0.0.1:0").threads(2).build().unwrap();
+    let addr = server.local_addr();
+    let (handle, thread) = spawn_per_core(server, say_bye);
+    check_close_on_return(addr, &handle).await;
+    handle.shutdown(Duration::ZERO);
+    join_thread(thread).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_panics_are_isolated() {
+    let server = Server::builder("127.0.0.1:0").build().unwrap();
+    let addr = server.local_addr();
+    let (handle, task) = spawn_shared(server, maybe_panic);
+    check_panics_are_isolated(addr, &handle).await;
+    // Still serving after the panics.
+    assert_eq!(within(send(addr, b"again")).await, b"ok");
+    handle.shutdown(Duration::ZERO);
+    within(task).await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_core_panics_are_isolated() {
+    let server = Server::builder("127.0.0.1:0")
+        .listen_options(ListenOptions::new().reuse_port(true))
+        .threads(2)
+        .build()
+        .unwrap();
+    let addr = server.local_addr();
+    let (handle, thread) = spawn_per_core(server, maybe_panic);
+    check_panics_are_isolated(addr, &handle).await;
+    assert_eq!(within(send(addr, b"again")).await, b"ok");
+    handle.shutdown(Duration::ZERO);
+    join_thread(thread).await.unwrap();
+    // A connection after the shutdown is refused.
+    assert!(read_all(addr).await.is_err());
+}

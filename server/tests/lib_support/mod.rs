@@ -1,0 +1,132 @@
+//! Helpers shared by the library's integration tests (`lib_*.rs`).
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tcpserver::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tcpserver::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
+use tcpserver::tokio_rustls::{TlsConnector, client::TlsStream};
+use tcpserver::{Connection, Error, Server, ServerHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Generous bound for anything a test waits on (a loaded 2-core machine).
+pub const LONG: Duration = Duration::from_secs(60);
+
+/// Awaits `f`, failing the test after [`LONG`].
+pub async fn within<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(LONG, f)
+        .await
+        .expect("the test timed out")
+}
+
+/// A self-signed certificate for "localhost" and its key.
+pub struct Cert {
+    pub der: CertificateDer<'static>,
+    pub key: PrivateKeyDer<'static>,
+}
+
+pub fn cert() -> Cert {
+    let c = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("rcgen");
+    Cert {
+        der: c.cert.der().clone(),
+        key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(c.signing_key.serialize_der())),
+    }
+}
+
+/// Server config with resumption (tickets) via the library's helper.
+pub fn server_tls(cert: &Cert) -> Arc<ServerConfig> {
+    Arc::new(tcpserver::tls::server_config(vec![cert.der.clone()], cert.key.clone_key()).unwrap())
+}
+
+/// Client config trusting `cert`; reuse the same `Arc` to resume sessions.
+pub fn client_tls(cert: &Cert) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots.add(cert.der.clone()).unwrap();
+    Arc::new(
+        ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+pub async fn tls_connect(
+    addr: SocketAddr,
+    config: &Arc<ClientConfig>,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    TlsConnector::from(config.clone())
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+}
+
+pub fn handshake_kind<T>(s: &TlsStream<T>) -> Option<rustls::HandshakeKind> {
+    s.get_ref().1.handshake_kind()
+}
+
+/// Runs `serve` in a spawned task; returns the handle and the task.
+pub fn spawn_shared<H, F>(
+    server: Server,
+    handler: H,
+) -> (ServerHandle, tokio::task::JoinHandle<Result<(), Error>>)
+where
+    H: Fn(Connection) -> F + Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let handle = server.handle();
+    (handle, tokio::spawn(server.serve(handler)))
+}
+
+/// Runs `serve_per_core` on a thread; returns the handle and the thread.
+pub fn spawn_per_core<H, F>(
+    server: Server,
+    handler: H,
+) -> (ServerHandle, std::thread::JoinHandle<Result<(), Error>>)
+where
+    H: Fn(Connection) -> F + Send + Sync + 'static,
+    F: Future<Output = ()> + 'static,
+{
+    let handle = server.handle();
+    (
+        handle,
+        std::thread::spawn(move || server.serve_per_core(handler)),
+    )
+}
+
+/// Waits for a per-core server thread without blocking the test's runtime.
+pub async fn join_thread<T: Send + 'static>(t: std::thread::JoinHandle<T>) -> T {
+    within(tokio::task::spawn_blocking(move || t.join().expect("server thread panicked")))
+        .await
+        .unwrap()
+}
+
+/// Connects, reads everything until EOF.
+pub async fn read_all(addr: SocketAddr) -> std::io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).await?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await?;
+    Ok(out)
+}
+
+/// A handler that writes `msg` and returns (closing the connection).
+pub async fn greet(mut conn: Connection, msg: &'static [u8]) {
+    let _ = conn.write_all(msg).await;
+}
+
+/// Polls `cond` (cheap, in-memory) until it holds, for up to [`LONG`].
+pub async fn eventually(mut cond: impl FnMut() -> bool) {
+    within(async {
+        while !cond() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+}
+
+/// Deterministic test data.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
