@@ -5,6 +5,14 @@ use std::time::{Duration, SystemTime};
 
 use crate::report::Report;
 
+mod conn;
+mod engine;
+pub mod response;
+mod stats;
+mod sys;
+mod target;
+mod tls;
+
 /// What to run. Mirrors the command line; `Default` gives bombardier's defaults
 /// (125 connections, 2 s timeout, GET, keep-alive on, threads = available cores).
 #[derive(Debug, Clone)]
@@ -124,6 +132,5 @@ pub enum AttackError {
 /// # Ok::<(), loadgen::attack::AttackError>(())
 /// ```
 pub fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
-    let _ = cfg;
-    Err(AttackError::Config("engine not implemented yet".into()))
+    engine::run(cfg)
 }

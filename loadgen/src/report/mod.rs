@@ -1,7 +1,17 @@
 //! Run reports: the JSON model (bombardier's schema plus additions), plain-text printing, and
 //! exact merging of several processes' reports.
 
+mod histogram;
+mod merge;
 mod model;
+mod plain;
+
+pub use merge::{MergeError, merge};
+
+pub use histogram::{
+    HistogramError, LATENCY_PERCENTILES, RPS_PERCENTILES, decode_histogram, encode_histogram,
+    latency_stats, new_latency_histogram, rps_stats,
+};
 
 pub use model::{
     ErrorClasses, ErrorCount, LatencyStats, Report, RpsStats, RunResult, Spec, SpecHeader,

@@ -231,6 +231,18 @@ impl ErrorClasses {
         ]
     }
 
+    /// bombardier's `errors` list: the non-zero classes.
+    pub fn error_list(&self) -> Vec<ErrorCount> {
+        self.iter()
+            .into_iter()
+            .filter(|(_, c)| *c > 0)
+            .map(|(d, c)| ErrorCount {
+                description: d.to_string(),
+                count: c,
+            })
+            .collect()
+    }
+
     /// Adds `other` class by class.
     pub fn add(&mut self, other: &ErrorClasses) {
         self.connect += other.connect;

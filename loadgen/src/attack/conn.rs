@@ -1,0 +1,340 @@
+//! One client connection: a task on its thread's local runtime that sends requests one at a time
+//! (closed loop, or open loop on a schedule with `-r`) and records each outcome.
+
+use std::cell::{Cell, RefCell};
+use std::future::{Future, poll_fn};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::Sleep;
+
+use super::response::{Progress, Response, ResponseParser};
+use super::stats::{ErrorClass, ThreadStats};
+use super::sys;
+
+/// Read buffer per connection: heads must fit, bodies stream through it.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// Everything the connections of one thread share (single-threaded: `Cell`/`RefCell`).
+pub(crate) struct ThreadCtx {
+    pub stats: RefCell<ThreadStats>,
+    pub connector: Connector,
+    pub request: Arc<[u8]>,
+    pub head_request: bool,
+    pub keep_alive: bool,
+    pub timeout: Duration,
+    /// End of a timed run.
+    pub deadline: Option<Instant>,
+    /// Requests left to send in `-n` mode.
+    pub tickets: Cell<Option<u64>>,
+    /// Attempts under way (used to count what is in flight at the deadline).
+    pub in_flight: Cell<u64>,
+    /// `-r` mode: time between two sends of one connection.
+    pub interval: Option<Duration>,
+}
+
+impl ThreadCtx {
+    fn take_ticket(&self) -> bool {
+        match self.tickets.get() {
+            None => true,
+            Some(0) => false,
+            Some(n) => {
+                self.tickets.set(Some(n - 1));
+                true
+            }
+        }
+    }
+
+    fn past_deadline(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+    }
+}
+
+/// How new connections are made.
+pub(crate) struct Connector {
+    pub addr: SocketAddr,
+    pub tls: Option<(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+    /// Source addresses to rotate through (loopback targets with keep-alive off), so the
+    /// ephemeral ports of one address are not exhausted by connection churn.
+    pub sources: Vec<IpAddr>,
+    pub next_source: Cell<usize>,
+}
+
+impl Connector {
+    async fn connect(&self) -> io::Result<Stream> {
+        let socket = if self.addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if !self.sources.is_empty() {
+            let i = self.next_source.get();
+            self.next_source.set((i + 1) % self.sources.len());
+            #[cfg(unix)]
+            {
+                use std::os::fd::AsRawFd;
+                sys::bind_address_no_port(socket.as_raw_fd())?;
+            }
+            socket.bind(SocketAddr::new(self.sources[i], 0))?;
+        }
+        socket.set_nodelay(true)?;
+        let tcp = socket.connect(self.addr).await?;
+        match &self.tls {
+            None => Ok(Stream::Plain(tcp)),
+            Some((connector, name)) => {
+                let tls = connector.connect(name.clone(), tcp).await?;
+                Ok(Stream::Tls(Box::new(tls)))
+            }
+        }
+    }
+}
+
+/// Source addresses for a loopback IPv4 target: 127.1.<thread>.1 ..= 127.1.<thread>.64.
+pub(crate) fn loopback_sources(target: SocketAddr, thread: usize) -> Vec<IpAddr> {
+    match target.ip() {
+        IpAddr::V4(ip) if ip.is_loopback() => (1..=64)
+            .map(|i| IpAddr::V4(Ipv4Addr::new(127, 1, (thread % 256) as u8, i)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A plain or TLS connection.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A per-connection timeout that is cheap per request: the timer is only re-armed when it fires
+/// early (at most once per timeout period), never per request.
+struct LazyTimer {
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl LazyTimer {
+    fn new(first_deadline: Instant) -> Self {
+        LazyTimer {
+            sleep: Box::pin(tokio::time::sleep_until(first_deadline.into())),
+        }
+    }
+
+    /// Runs `fut` until it finishes (`Some`) or `deadline` passes (`None`). Deadlines given to one
+    /// timer must not decrease.
+    async fn run<F: Future>(&mut self, deadline: Instant, fut: F) -> Option<F::Output> {
+        let mut fut = pin!(fut);
+        poll_fn(|cx| {
+            if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+                return Poll::Ready(Some(v));
+            }
+            while self.sleep.as_mut().poll(cx).is_ready() {
+                if Instant::now() >= deadline {
+                    return Poll::Ready(None);
+                }
+                self.sleep.as_mut().reset(deadline.into());
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Writes the request and reads one complete response (body bytes are skipped, not copied).
+async fn exchange(
+    stream: &mut Stream,
+    request: &[u8],
+    buf: &mut [u8],
+    parser: &mut ResponseParser,
+    bytes_read: &mut u64,
+) -> Result<Response, ErrorClass> {
+    if stream.write_all(request).await.is_err() {
+        return Err(ErrorClass::Write);
+    }
+    if let Stream::Tls(_) = stream
+        && stream.flush().await.is_err()
+    {
+        return Err(ErrorClass::Write);
+    }
+    parser.reset();
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            return Err(ErrorClass::Parse); // head larger than the buffer
+        }
+        let n = match stream.read(&mut buf[filled..]).await {
+            Ok(n) => n,
+            Err(e) => {
+                return Err(match e.kind() {
+                    io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::BrokenPipe => ErrorClass::PeerClosed,
+                    _ => ErrorClass::Read,
+                });
+            }
+        };
+        if n == 0 {
+            return parser.finish().map_err(|_| ErrorClass::PeerClosed);
+        }
+        *bytes_read += n as u64;
+        let end = filled + n;
+        match parser.parse(&buf[..end]) {
+            Ok(Progress::Complete { response, .. }) => return Ok(response),
+            Ok(Progress::Partial { consumed }) => {
+                buf.copy_within(consumed..end, 0);
+                filled = end - consumed;
+            }
+            Err(_) => return Err(ErrorClass::Parse),
+        }
+    }
+}
+
+/// Decrements the in-flight count when an attempt ends (or its task is dropped at the deadline,
+/// in which case the coordinator has already read the count).
+struct InFlight<'a>(&'a Cell<u64>);
+
+impl<'a> InFlight<'a> {
+    fn start(c: &'a Cell<u64>) -> Self {
+        c.set(c.get() + 1);
+        InFlight(c)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
+
+/// The connection task. `first_send` is this connection's first scheduled send (rate mode).
+pub(crate) async fn connection(ctx: std::rc::Rc<ThreadCtx>, first_send: Instant) {
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut parser = ResponseParser::new(ctx.head_request);
+    let mut stream: Option<Stream> = None;
+    let mut timer = LazyTimer::new(Instant::now() + ctx.timeout);
+    let mut next_send = first_send;
+    loop {
+        if !ctx.take_ticket() {
+            return;
+        }
+        // Open-loop schedule: wait for the slot; if the slot already passed, the connection was
+        // busy (the server is slower than the rate): send now, count it late, and measure the
+        // corrected latency from the slot anyway.
+        let intended = match ctx.interval {
+            None => None,
+            Some(interval) => {
+                let slot = next_send;
+                next_send += interval;
+                if Instant::now() < slot {
+                    tokio::time::sleep_until(slot.into()).await;
+                } else {
+                    ctx.stats.borrow_mut().late_send(slot);
+                }
+                Some(slot)
+            }
+        };
+        let start = Instant::now();
+        if ctx.past_deadline(start) {
+            return;
+        }
+        let _in_flight = InFlight::start(&ctx.in_flight);
+        let deadline = start + ctx.timeout;
+        let recorded_start = intended.unwrap_or(start);
+
+        let s = match stream.as_mut() {
+            Some(s) => s,
+            None => match timer.run(deadline, ctx.connector.connect()).await {
+                Some(Ok(s)) => {
+                    ctx.stats.borrow_mut().connected(start, Instant::now());
+                    stream.insert(s)
+                }
+                Some(Err(_)) | None => {
+                    // A connect that times out is a connect error too.
+                    ctx.stats.borrow_mut().error(
+                        recorded_start,
+                        Instant::now(),
+                        ErrorClass::Connect,
+                        0,
+                        0,
+                    );
+                    continue;
+                }
+            },
+        };
+        let sent = if ctx.keep_alive {
+            start
+        } else {
+            Instant::now()
+        };
+        let mut bytes_read = 0;
+        let outcome = timer
+            .run(
+                deadline,
+                exchange(s, &ctx.request, &mut buf, &mut parser, &mut bytes_read),
+            )
+            .await;
+        let done = Instant::now();
+        let written = ctx.request.len() as u64;
+        let mut stats = ctx.stats.borrow_mut();
+        match outcome.unwrap_or(Err(ErrorClass::Timeout)) {
+            Ok(r) => {
+                stats.response(sent, intended, done, r.status, bytes_read, written);
+                if !r.keep_alive || !ctx.keep_alive {
+                    stream = None;
+                }
+            }
+            Err(class) => {
+                stats.error(recorded_start, done, class, bytes_read, written);
+                stream = None;
+            }
+        }
+    }
+}
