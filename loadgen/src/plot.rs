@@ -18,6 +18,8 @@ use crate::results::{self, RunDir, RunRecord, chart_files, format_latency_us, fo
 const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 const SIZE: (u32, u32) = (1000, 600);
+/// Pixels under the chart for the footer line (scenario, placement, CPU).
+const FOOTER: u32 = 20;
 
 /// Colors per contender, in order (colorblind-friendly Okabe-Ito palette).
 const COLORS: [RGBColor; 8] = [
@@ -145,7 +147,8 @@ fn rps_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
         .fold(0.0, f64::max)
         .max(1.0);
     let groups = threads.len() as f64;
-    let mut chart = ChartBuilder::on(&root)
+    let (area, _) = root.split_vertically(SIZE.1 - FOOTER);
+    let mut chart = ChartBuilder::on(&area)
         .caption(
             format!("{} — requests/s (higher is better)", title(records)),
             (FAMILY, 22),
@@ -191,13 +194,7 @@ fn rps_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
             )
         }))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FAMILY, 15))
-        .draw()?;
+    draw_legend(&mut chart)?;
 
     // Group labels under the axis, in pixels of the root area.
     let label_style =
@@ -216,7 +213,7 @@ fn rps_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
 /// report's fixed percentiles when the histogram is missing.
 fn latency_points(record: &RunRecord) -> Vec<(f64, f64)> {
     const MAX_X: f64 = 1e5;
-    if let Some(hist) = decode_histogram(&record.report.result.histogram)
+    if let Ok(hist) = crate::report::decode_histogram(&record.report.result.histogram)
         && !hist.is_empty()
     {
         let top = (1.0 / (1.0 - (hist.len() as f64 - 1.0) / hist.len() as f64)).min(MAX_X);
@@ -243,19 +240,6 @@ fn latency_points(record: &RunRecord) -> Vec<(f64, f64)> {
     points
 }
 
-fn decode_histogram(base64_text: &str) -> Option<hdrhistogram::Histogram<u64>> {
-    use base64::Engine;
-    if base64_text.is_empty() {
-        return None;
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(base64_text.trim())
-        .ok()?;
-    hdrhistogram::serialization::Deserializer::new()
-        .deserialize(&mut std::io::Cursor::new(bytes))
-        .ok()
-}
-
 fn latency_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
     register_font()?;
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
@@ -277,7 +261,8 @@ fn latency_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
     if lo == f64::MAX {
         lo = 1.0;
     }
-    let mut chart = ChartBuilder::on(&root)
+    let (area, _) = root.split_vertically(SIZE.1 - FOOTER);
+    let mut chart = ChartBuilder::on(&area)
         .caption(
             format!(
                 "{} — latency by percentile (lower is better)",
@@ -319,6 +304,15 @@ fn latency_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width))
             });
     }
+    draw_legend(&mut chart)?;
+    draw_footer(&root, records)?;
+    root.present()?;
+    Ok(())
+}
+
+fn draw_legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+) -> anyhow::Result<()> {
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
@@ -326,8 +320,6 @@ fn latency_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
         .border_style(BLACK)
         .label_font((FAMILY, 15))
         .draw()?;
-    draw_footer(&root, records)?;
-    root.present()?;
     Ok(())
 }
 

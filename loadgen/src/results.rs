@@ -48,6 +48,23 @@ pub struct RunRecord {
     pub report: Report,
 }
 
+impl RunRecord {
+    /// A latency percentile (`"50"`, `"99.9"`...) formatted for tables, or `-`.
+    pub fn percentile(&self, key: &str) -> String {
+        self.report
+            .result
+            .latency
+            .percentiles
+            .get(key)
+            .map_or_else(|| "-".to_string(), |v| format_latency_us(*v as f64))
+    }
+
+    /// Server peak RSS in MiB.
+    pub fn peak_rss_mib(&self) -> f64 {
+        self.server.peak_rss_kib as f64 / 1024.0
+    }
+}
+
 /// Server resource use, from `/proc`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -328,7 +345,11 @@ pub fn readme(run: &RunDir, link_prefix: &str) -> String {
     for records in by_scenario.values() {
         let scenario = &records[0].scenario;
         let _ = writeln!(md, "## Scenario {}: {}\n", scenario.id, scenario.name);
-        let _ = writeln!(md, "{} ({})\n", scenario.description, scenario.summary());
+        if scenario.description.is_empty() {
+            let _ = writeln!(md, "{}\n", scenario.summary());
+        } else {
+            let _ = writeln!(md, "{} ({})\n", scenario.description, scenario.summary());
+        }
         let _ = writeln!(
             md,
             "| contender | threads | req/s | p50 | p90 | p99 | p99.9 | max | errors | server CPU/req | server peak RSS | client CPU |"
@@ -338,25 +359,20 @@ pub fn readme(run: &RunDir, link_prefix: &str) -> String {
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for r in records {
-            let p = &r.report.result.latency.percentiles;
-            let pct = |k: &str| {
-                p.get(k)
-                    .map_or("-".to_string(), |v| format_latency_us(*v as f64))
-            };
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1}µs | {:.1} MiB | {:.2}s |",
                 r.contender,
                 r.threads,
                 format_rps(r.requests_per_second),
-                pct("50"),
-                pct("90"),
-                pct("99"),
-                pct("99.9"),
+                r.percentile("50"),
+                r.percentile("90"),
+                r.percentile("99"),
+                r.percentile("99.9"),
                 format_latency_us(r.report.result.latency.max),
                 r.errors,
                 r.server.cpu_us_per_request,
-                r.server.peak_rss_kib as f64 / 1024.0,
+                r.peak_rss_mib(),
                 r.client_cpu_seconds,
             );
         }

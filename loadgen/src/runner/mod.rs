@@ -429,23 +429,24 @@ impl Job<'_> {
 }
 
 fn print_record(r: &RunRecord) {
-    let p = &r.report.result.latency.percentiles;
-    let pct = |k: &str| {
-        p.get(k)
-            .map_or("-".into(), |v| format_latency_us(*v as f64))
-    };
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = r.report.write_plain(&mut out, true);
+        let _ = out.flush();
+    }
     println!(
         "   {} req/s | latency p50 {} p90 {} p99 {} p99.9 {} max {} | errors {} | server {:.1} µs CPU/req, \
          peak RSS {:.1} MiB | client CPU {:.2}s",
         format_rps(r.requests_per_second),
-        pct("50"),
-        pct("90"),
-        pct("99"),
-        pct("99.9"),
+        r.percentile("50"),
+        r.percentile("90"),
+        r.percentile("99"),
+        r.percentile("99.9"),
         format_latency_us(r.report.result.latency.max),
         r.errors,
         r.server.cpu_us_per_request,
-        r.server.peak_rss_kib as f64 / 1024.0,
+        r.peak_rss_mib(),
         r.client_cpu_seconds
     );
     let classes: Vec<String> = r
@@ -471,23 +472,18 @@ fn print_summary(records: &[RunRecord]) {
         "scen", "contender", "t", "req/s", "p50", "p99", "p99.9", "errors", "µs CPU/req", "RSS MiB"
     );
     for r in records {
-        let p = &r.report.result.latency.percentiles;
-        let pct = |k: &str| {
-            p.get(k)
-                .map_or("-".into(), |v| format_latency_us(*v as f64))
-        };
         println!(
             "{:<6} {:<22} {:>3} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10.1} {:>9.1}",
             r.scenario.id,
             r.contender,
             r.threads,
             format_rps(r.requests_per_second),
-            pct("50"),
-            pct("99"),
-            pct("99.9"),
+            r.percentile("50"),
+            r.percentile("99"),
+            r.percentile("99.9"),
             r.errors,
             r.server.cpu_us_per_request,
-            r.server.peak_rss_kib as f64 / 1024.0
+            r.peak_rss_mib()
         );
     }
 }

@@ -246,7 +246,12 @@ fn start_builtin(spec: &ServerSpec<'_>) -> anyhow::Result<ServerProcess> {
             Ok(server)
         }
         Err(mpsc::RecvTimeoutError::Disconnected) => {
-            server.check_alive()?;
+            // Stdout closed: the server is exiting; give it a moment to report its status.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                server.check_alive()?;
+                std::thread::sleep(Duration::from_millis(20));
+            }
             bail!("server closed its stdout without printing `listening on <addr>`")
         }
         Err(mpsc::RecvTimeoutError::Timeout) => {
