@@ -50,7 +50,8 @@ http {
     default_type text/plain;
     sendfile on;
     tcp_nodelay on;
-    open_file_cache max=16 valid=60s;
+    open_file_cache max=16 inactive=60s;
+    open_file_cache_valid 60s;
     $keepalive_conf
     client_body_temp_path $workdir/tmp/body;
     proxy_temp_path $workdir/tmp/proxy;
