@@ -387,7 +387,12 @@ fn thread_main(
                         s.in_flight_at_deadline += ctx.in_flight.get();
                         d
                     }
-                    _ = all_done => ctx.stats.borrow().last_done.unwrap_or_else(Instant::now),
+                    // Tasks also end when they see the deadline before the timer fires.
+                    _ = all_done => if Instant::now() >= d {
+                        d
+                    } else {
+                        ctx.stats.borrow().last_done.unwrap_or_else(Instant::now)
+                    },
                 }
             }
             None => {

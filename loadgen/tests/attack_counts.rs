@@ -1,0 +1,126 @@
+//! Exact counts of successes, status classes and error classes against a test server that
+//! misbehaves on purpose.
+
+mod attack_support;
+
+use std::time::{Duration, Instant};
+
+use attack_support::TestServer;
+use loadgen::attack::{AttackConfig, AttackError, run};
+use loadgen::report::{Report, decode_histogram};
+
+fn cfg(url: String, n: u64, connections: usize, keep_alive: bool) -> AttackConfig {
+    AttackConfig {
+        url,
+        connections,
+        requests: Some(n),
+        keep_alive,
+        threads: 2,
+        timeout: Duration::from_secs(10),
+        ..Default::default()
+    }
+}
+
+fn attempts(r: &Report) -> u64 {
+    r.result.requests + r.result.error_classes.total()
+}
+
+#[test]
+fn n_sends_exactly_n_with_keep_alive() {
+    let server = TestServer::start();
+    let r = run(&cfg(server.url("/ok"), 1000, 7, true)).unwrap();
+    assert_eq!(r.result.req2xx, 1000);
+    assert_eq!(r.result.requests, 1000);
+    assert_eq!(r.result.error_classes.total(), 0);
+    assert_eq!(r.result.in_flight_at_deadline, 0);
+    assert_eq!(
+        server.requests.load(std::sync::atomic::Ordering::Relaxed),
+        1000
+    );
+    assert_eq!(decode_histogram(&r.result.histogram).unwrap().len(), 1000);
+    assert_eq!(r.spec.test_type, "number-of-requests");
+    // Every response is "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" (43 bytes).
+    assert_eq!(r.result.bytes_read, 1000 * 43);
+}
+
+#[test]
+fn n_sends_exactly_n_without_keep_alive() {
+    let server = TestServer::start();
+    let r = run(&cfg(server.url("/ok"), 300, 5, false)).unwrap();
+    assert_eq!(r.result.req2xx, 300);
+    assert_eq!(
+        server.requests.load(std::sync::atomic::Ordering::Relaxed),
+        300
+    );
+    let connect = r.result.connect_latency.expect("connect times recorded");
+    assert!(connect.max > 0.0);
+}
+
+#[test]
+fn body_framings() {
+    let server = TestServer::start();
+    for (path, keep_alive) in [
+        ("/chunked", true),
+        ("/chunked", false),
+        ("/close", true),
+        ("/big", true),
+    ] {
+        let r = run(&cfg(server.url(path), 40, 4, keep_alive)).unwrap();
+        assert_eq!(
+            r.result.req2xx, 40,
+            "{path} keep-alive {keep_alive}: {:?}",
+            r.result.error_classes
+        );
+        assert_eq!(attempts(&r), 40);
+    }
+}
+
+#[test]
+fn status_classes() {
+    let server = TestServer::start();
+    for (path, field) in [("/500", 5), ("/404", 4), ("/301", 3)] {
+        let r = run(&cfg(server.url(path), 60, 3, true)).unwrap();
+        let got = [
+            r.result.req1xx,
+            r.result.req2xx,
+            r.result.req3xx,
+            r.result.req4xx,
+            r.result.req5xx,
+        ];
+        let mut want = [0; 5];
+        want[field - 1] = 60;
+        assert_eq!(got, want, "{path}");
+        assert_eq!(r.result.requests, 60);
+    }
+}
+
+#[test]
+fn error_classes() {
+    let server = TestServer::start();
+    let r = run(&cfg(server.url("/garbage"), 30, 3, true)).unwrap();
+    assert_eq!((r.result.error_classes.parse, attempts(&r)), (30, 30));
+    let r = run(&cfg(server.url("/early"), 30, 3, true)).unwrap();
+    assert_eq!((r.result.error_classes.peer_closed, attempts(&r)), (30, 30));
+
+    let mut c = cfg(server.url("/stall"), 4, 4, true);
+    c.timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let r = run(&c).unwrap();
+    assert_eq!((r.result.error_classes.timeout, attempts(&r)), (4, 4));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(r.result.errors[0].description, "timeout");
+}
+
+#[test]
+fn unreachable_target_is_one_error() {
+    // Bind then drop to get a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = run(&cfg(format!("http://127.0.0.1:{port}/"), 10, 1, true)).unwrap_err();
+    assert!(matches!(err, AttackError::Unreachable { .. }), "{err}");
+    let err = run(&cfg("ftp://x/".into(), 10, 1, true)).unwrap_err();
+    assert!(matches!(err, AttackError::Url { .. }), "{err}");
+}

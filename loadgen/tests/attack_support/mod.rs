@@ -1,0 +1,139 @@
+//! A small HTTP/1.1 test server whose behaviour is chosen by the request path, including ways to
+//! misbehave on purpose. One thread per connection (tests use few connections).
+//!
+//! Paths: `/ok` (200, Content-Length), `/chunked` (200, chunked), `/close` (200, close-delimited
+//! body), `/500`, `/404`, `/301`, `/garbage` (not HTTP), `/early` (closes without answering),
+//! `/stall` (never answers), `/big` (200 with a 1 MiB body).
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// A running test server; stops accepting when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    /// Requests received (complete heads).
+    pub requests: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
+        let addr = listener.local_addr().expect("local addr");
+        let requests = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (r, s) = (requests.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                if s.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let r = r.clone();
+                std::thread::spawn(move || serve(conn, &r));
+            }
+        });
+        TestServer {
+            addr,
+            requests,
+            stop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the accept loop.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(mut conn: TcpStream, requests: &AtomicU64) {
+    let _ = conn.set_nodelay(true);
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    loop {
+        // Read one request head (requests here have no body).
+        let head_end = loop {
+            if let Some(i) = find(&buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            match conn.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+        let body_len = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+            })
+            .unwrap_or(0);
+        while buf.len() < head_end + body_len {
+            match conn.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        buf.drain(..head_end + body_len);
+        requests.fetch_add(1, Ordering::Relaxed);
+        let close = head.to_ascii_lowercase().contains("connection: close");
+        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let conn_hdr = if close { "Connection: close\r\n" } else { "" };
+        let reply = |status: &str, body: &str| {
+            format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n{conn_hdr}\r\n{body}",
+                body.len()
+            )
+        };
+        let out: Vec<u8> = match path.as_str() {
+            "/ok" => reply("200 OK", "hello").into_bytes(),
+            "/500" => reply("500 Internal Server Error", "oops").into_bytes(),
+            "/404" => reply("404 Not Found", "").into_bytes(),
+            "/301" => reply("301 Moved Permanently", "").into_bytes(),
+            "/chunked" => format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n{conn_hdr}\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n"
+            )
+            .into_bytes(),
+            "/big" => {
+                let mut v = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{conn_hdr}\r\n", 1 << 20)
+                    .into_bytes();
+                v.resize(v.len() + (1 << 20), b'x');
+                v
+            }
+            "/close" => {
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\n\r\nclose-delimited body");
+                return;
+            }
+            "/garbage" => b"this is not HTTP at all\r\n\r\n".to_vec(),
+            "/early" => return,
+            "/stall" => {
+                // Hold the connection until the client gives up.
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+                let _ = conn.read(&mut chunk);
+                return;
+            }
+            _ => reply("404 Not Found", "").into_bytes(),
+        };
+        if conn.write_all(&out).is_err() || close {
+            return;
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
