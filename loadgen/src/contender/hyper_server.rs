@@ -41,7 +41,9 @@ pub(crate) fn run(args: ResponderArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("building the tokio runtime")?;
-    runtime.block_on(serve(args))
+    // The accept loop runs on a worker too: `--threads N` means N threads doing all the work
+    // (block_on's own thread would otherwise be an extra one).
+    runtime.block_on(async { tokio::spawn(serve(args)).await? })
 }
 
 async fn serve(args: ResponderArgs) -> anyhow::Result<()> {
@@ -74,9 +76,10 @@ async fn serve(args: ResponderArgs) -> anyhow::Result<()> {
     builder.keep_alive(args.keep_alive == KeepAlive::On);
     let builder = Arc::new(builder);
 
-    super::serve::announce(listener.local_addr()?)?;
+    // Handlers first, so that a SIGTERM right after the announcement is handled.
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    super::serve::announce(listener.local_addr()?)?;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
