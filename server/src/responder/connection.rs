@@ -6,9 +6,6 @@
 //! readiness on a short read, so the next read waits for epoll instead of returning EAGAIN.
 //! Nothing is allocated per request: both buffers live as long as the connection.
 
-// Wired to the server in `Responder` (waiting for the library API).
-#![allow(dead_code)]
-
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
@@ -58,18 +55,23 @@ impl From<io::Error> for End {
     }
 }
 
+/// A byte stream the driver can serve.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// Whether to `shutdown()` the stream before dropping it: TLS needs it to send close_notify;
+    /// plain TCP closes by dropping, which saves a syscall.
+    fn close_notify(&self) -> bool;
+
+    /// Whether the server is shutting down: then the current batch's last response says
+    /// `Connection: close` and the connection ends.
+    fn shutting_down(&self) -> bool;
+}
+
 /// Serves HTTP/1.1 on `io` until the peer closes, keep-alive ends, an error or a timeout.
-///
-/// `close_notify` asks for an orderly `shutdown()` of the stream before dropping it (TLS needs
-/// it to send close_notify; plain TCP closes by dropping, which saves a syscall).
-pub(crate) async fn serve_connection<S>(io: S, settings: &Settings, close_notify: bool)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+pub(crate) async fn serve_connection<S: Transport>(io: S, settings: &Settings) {
     let mut conn = Conn::new(io, settings);
     match conn.run().await {
         Ok(Close::Quiet) => {
-            if close_notify {
+            if conn.io.close_notify() {
                 let _ = conn.io.shutdown().await;
             }
         }
@@ -97,6 +99,8 @@ struct Conn<'s, S> {
     out: Vec<u8>,
     /// Requests completed plus body reads, for the lazy header-timeout check.
     progress: u64,
+    /// Keep-alive allowed for this batch (off once the server is shutting down).
+    keep_alive: bool,
 }
 
 /// A request whose body is still arriving.
@@ -114,10 +118,7 @@ enum Step {
     Close(Close),
 }
 
-impl<'s, S> Conn<'s, S>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+impl<'s, S: Transport> Conn<'s, S> {
     fn new(io: S, settings: &'s Settings) -> Self {
         Conn {
             io,
@@ -127,6 +128,7 @@ where
             end: 0,
             out: Vec::with_capacity(256 + settings.body.len()),
             progress: 0,
+            keep_alive: settings.keep_alive,
         }
     }
 
@@ -173,6 +175,8 @@ where
     /// Parses and answers every complete request in the buffer.
     async fn process(&mut self, pending: &mut Option<PendingBody>) -> Result<Step, End> {
         let settings = self.settings;
+        // One atomic load per batch: on shutdown, answer this batch's request and close.
+        self.keep_alive = settings.keep_alive && !self.io.shutting_down();
         loop {
             if let Some(body) = pending {
                 match body.decoder.discard(&self.rbuf[self.start..self.end]) {
@@ -199,7 +203,7 @@ where
                 Err(e) => return Ok(self.reject(e)),
             };
             self.start += req.head_len();
-            let keep_alive = req.keep_alive() && settings.keep_alive;
+            let keep_alive = req.keep_alive() && self.keep_alive;
             let head_only = req.is_head();
             if req.body() == BodyKind::Empty {
                 self.respond(keep_alive, head_only).await?;
@@ -409,10 +413,20 @@ mod tests {
         }
     }
 
+    impl Transport for DuplexStream {
+        fn close_notify(&self) -> bool {
+            true
+        }
+
+        fn shutting_down(&self) -> bool {
+            false
+        }
+    }
+
     /// Runs the driver on one end of a pipe; returns the other end.
     fn start(settings: Settings) -> (DuplexStream, tokio::task::JoinHandle<()>) {
         let (client, server) = tokio::io::duplex(1 << 20);
-        let task = tokio::spawn(async move { serve_connection(server, &settings, true).await });
+        let task = tokio::spawn(async move { serve_connection(server, &settings).await });
         (client, task)
     }
 

@@ -12,10 +12,12 @@
 mod args;
 mod body;
 mod connection;
+mod serve;
 mod tls;
 
 pub use args::{KeepAlive, ResponderArgs, RuntimeModel};
 pub use body::{AES128_KEY, DEFAULT_PAYLOAD, aes128_body, aes128_body_len, payload};
+pub use serve::{Responder, run};
 pub use tls::tls_config;
 
 /// Errors of the responder.
@@ -28,6 +30,9 @@ pub enum ResponderError {
     /// Invalid option values.
     #[error("invalid options: {0}")]
     Options(String),
+    /// The server could not be built or failed while serving.
+    #[error(transparent)]
+    Server(#[from] crate::Error),
     /// An I/O error outside the server (runtime or signal setup).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),

@@ -8,9 +8,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::{ResponderArgs, ResponderError};
 
-/// Sessions remembered for resumption by session id (tickets need no server state).
-const SESSION_CACHE: usize = 16 * 1024;
-
 /// A TLS server configuration for `args`, with the certificate it presents.
 ///
 /// Uses `--cert`/`--key` (PEM) when given, else a self-signed certificate for `localhost`
@@ -48,13 +45,9 @@ pub fn tls_config(
             "no certificate in the PEM file".into(),
         ));
     };
-    let mut config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
+    // Tickets and a large session cache: see `tcpserver::tls::enable_resumption`.
+    let mut config = crate::tls::server_config(chain, key)
         .map_err(|e| ResponderError::Certificate(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.session_storage = rustls::server::ServerSessionMemoryCache::new(SESSION_CACHE);
-    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new()
-        .map_err(|e| ResponderError::Certificate(e.to_string()))?;
     Ok((Arc::new(config), leaf))
 }

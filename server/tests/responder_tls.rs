@@ -1,0 +1,135 @@
+//! The responder over TLS with a rustls client that trusts the responder's certificate:
+//! keep-alive on and off, and session resumption for keep-alive-off runs.
+
+#![cfg(feature = "responder")]
+
+mod responder_support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use responder_support::{PATIENCE, parse_response, start};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, HandshakeKind, RootCertStore};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+fn client_config(cert: CertificateDer<'static>) -> Arc<ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    roots.add(cert).unwrap();
+    Arc::new(
+        ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+async fn connect(addr: SocketAddr, config: &Arc<ClientConfig>) -> TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    timeout(
+        PATIENCE,
+        TlsConnector::from(config.clone()).connect(name, tcp),
+    )
+    .await
+    .expect("handshake in time")
+    .expect("handshake")
+}
+
+/// Sends one GET and reads one response (and, if `until_close`, the close).
+async fn get(stream: &mut TlsStream<TcpStream>, until_close: bool) -> responder_support::Response {
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0; 8192];
+    let response = loop {
+        if let Some((r, n)) = parse_response(&buf, false) {
+            assert_eq!(n, buf.len());
+            break r;
+        }
+        let k = timeout(PATIENCE, stream.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(k > 0, "closed early");
+        buf.extend_from_slice(&chunk[..k]);
+    };
+    if until_close {
+        // A close_notify (clean EOF) follows.
+        let k = timeout(PATIENCE, stream.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(k, 0);
+    }
+    response
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn tls_keep_alive() {
+    let server = start(&["--tls", "--payload", "1024"]);
+    let config = client_config(server.certificate());
+    runtime().block_on(async {
+        let mut stream = connect(server.addr, &config).await;
+        assert_eq!(stream.get_ref().1.alpn_protocol(), None);
+        for _ in 0..3 {
+            let r = get(&mut stream, false).await;
+            assert_eq!(r.status, 200);
+            assert_eq!(r.body, vec![b'a'; 1024]);
+            assert_eq!(r.header("connection"), Some("keep-alive"));
+        }
+    });
+}
+
+#[test]
+fn tls_keep_alive_off_resumes_sessions() {
+    let server = start(&["--tls", "--payload", "1024", "--keep-alive", "off"]);
+    let config = client_config(server.certificate());
+    runtime().block_on(async {
+        let mut kinds = Vec::new();
+        for _ in 0..3 {
+            let mut stream = connect(server.addr, &config).await;
+            let r = get(&mut stream, true).await;
+            assert_eq!(r.header("connection"), Some("close"));
+            assert_eq!(r.body.len(), 1024);
+            kinds.push(stream.get_ref().1.handshake_kind());
+        }
+        assert_eq!(kinds[0], Some(HandshakeKind::Full));
+        assert_eq!(kinds[2], Some(HandshakeKind::Resumed), "{kinds:?}");
+    });
+}
+
+#[test]
+fn tls_with_certificate_files() {
+    let dir = std::env::temp_dir().join(format!("responder-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, generated.cert.pem()).unwrap();
+    std::fs::write(&key_path, generated.signing_key.serialize_pem()).unwrap();
+    let server = start(&[
+        "--tls",
+        "--cert",
+        cert_path.to_str().unwrap(),
+        "--key",
+        key_path.to_str().unwrap(),
+    ]);
+    let config = client_config(generated.cert.der().clone());
+    runtime().block_on(async {
+        let mut stream = connect(server.addr, &config).await;
+        assert_eq!(get(&mut stream, false).await.body, b"Hello World!\r\n");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
