@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use responder_support::{PATIENCE, exchange_to_close, parse_all, start};
+use responder_support::{PATIENCE, exchange_to_close, parse_all, runtime, start};
 use tcpserver::responder::AES128_KEY;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -64,11 +64,18 @@ async fn hyper_gets(addr: SocketAddr, n: usize) -> Vec<Seen> {
     out
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+/// `connections` hyper clients at once, `n` GETs each; all responses.
+fn concurrent_gets(addr: SocketAddr, connections: usize, n: usize) -> Vec<Seen> {
+    runtime().block_on(async {
+        let tasks: Vec<_> = (0..connections)
+            .map(|_| tokio::spawn(hyper_gets(addr, n)))
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    })
 }
 
 #[test]
@@ -145,18 +152,8 @@ fn aes128_bodies_decrypt_to_the_payload() {
 fn sleep_delays_each_request_without_blocking_others() {
     // Scenario 5: 128 bytes after a sleep. One worker thread; 8 connections at once must overlap.
     let server = start(&["--payload", "128", "--sleep-ms", "300"]);
-    let rt = runtime();
     let t0 = Instant::now();
-    let all = rt.block_on(async {
-        let tasks: Vec<_> = (0..8)
-            .map(|_| tokio::spawn(hyper_gets(server.addr, 1)))
-            .collect();
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        all
-    });
+    let all = concurrent_gets(server.addr, 8, 1);
     let elapsed = t0.elapsed();
     assert!(all.iter().all(|s| s.status == 200 && s.body.len() == 128));
     assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
@@ -169,17 +166,7 @@ fn sleep_delays_each_request_without_blocking_others() {
 #[test]
 fn shared_runtime_model() {
     let server = start(&["--runtime", "shared", "--threads", "2", "--payload", "1024"]);
-    let rt = runtime();
-    let seen = rt.block_on(async {
-        let tasks: Vec<_> = (0..4)
-            .map(|_| tokio::spawn(hyper_gets(server.addr, 10)))
-            .collect();
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        all
-    });
+    let seen = concurrent_gets(server.addr, 4, 10);
     assert_eq!(seen.len(), 40);
     assert!(seen.iter().all(|s| s.status == 200 && s.body.len() == 1024));
 }

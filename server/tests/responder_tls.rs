@@ -8,7 +8,7 @@ mod responder_support;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use responder_support::{PATIENCE, parse_response, start};
+use responder_support::{PATIENCE, parse_response, runtime, start};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, HandshakeKind, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,13 +68,6 @@ async fn get(stream: &mut TlsStream<TcpStream>, until_close: bool) -> responder_
         assert_eq!(k, 0);
     }
     response
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

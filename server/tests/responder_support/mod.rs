@@ -53,6 +53,14 @@ pub fn start(flags: &[&str]) -> Running {
     }
 }
 
+/// A current-thread tokio runtime for async clients.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A blocking client socket with generous timeouts.
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).expect("connect");
