@@ -1,10 +1,8 @@
 //! The accept loop shared by both runtime models: connection limit, `max_accept` tickets,
 //! back-off on temporary errors, and the drain of the kernel's accept queue on shutdown.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::task::Poll;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
@@ -97,13 +95,12 @@ where
             }
         };
         // Accept first: under load the listener is ready and the stop signal is not polled.
-        let res = std::future::poll_fn(|cx| {
-            if let Poll::Ready(r) = listener.poll_accept(cx) {
-                return Poll::Ready(Some(r));
-            }
-            cancelled.as_mut().poll(cx).map(|()| None)
-        })
-        .await;
+        // (`accept()`, not `poll_accept`: the latter wakes only the last of several loops.)
+        let res = tokio::select! {
+            biased;
+            r = listener.accept() => Some(r),
+            _ = &mut cancelled => None,
+        };
         match res {
             None => {
                 release(shared, permit);

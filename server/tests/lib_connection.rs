@@ -23,13 +23,17 @@ async fn metadata_state_handle_and_raw_stream() {
         let mut report = Vec::new();
         report.push(conn.peer_addr().to_string());
         report.push(conn.local_addr().unwrap().to_string());
-        report.push((conn.accepted_at() >= started && conn.accepted_at() <= Instant::now()).to_string());
+        report.push(
+            (conn.accepted_at() >= started && conn.accepted_at() <= Instant::now()).to_string(),
+        );
         report.push(conn.server().local_addr().to_string());
         report.push(conn.server().active_connections().to_string());
         report.push(conn.server().accepted_connections().to_string());
         report.push(conn.is_tls().to_string());
         report.push(conn.tls_session().is_none().to_string());
-        let raw = conn.tcp_stream().expect("plain connections expose the TcpStream");
+        let raw = conn
+            .tcp_stream()
+            .expect("plain connections expose the TcpStream");
         report.push(raw.peer_addr().unwrap().to_string());
         // Typed state: insert, read, mutate, replace, remove.
         assert!(conn.state::<Counter>().is_none());
@@ -123,7 +127,12 @@ async fn read_timeout_and_timeout_ext() {
         assert!(started.elapsed() >= Duration::from_millis(190));
         // Without the idle timeout, TimeoutExt bounds the operation.
         conn.set_read_timeout(None);
-        assert!(conn.read(&mut buf).with_timeout(Duration::from_millis(100)).await.is_err());
+        assert!(
+            conn.read(&mut buf)
+                .with_timeout(Duration::from_millis(100))
+                .await
+                .is_err()
+        );
         let _ = conn.write_all(b"timed-out").await;
     });
     let mut s = within(TcpStream::connect(addr)).await.unwrap();

@@ -95,7 +95,9 @@ async fn hook_sees_tls_connections_after_the_handshake() {
         let _ = conn.shutdown().await;
     });
     let client = lib_support::client_tls(&cert);
-    let mut s = within(lib_support::tls_connect(addr, &client)).await.unwrap();
+    let mut s = within(lib_support::tls_connect(addr, &client))
+        .await
+        .unwrap();
     let mut out = String::new();
     within(s.read_to_string(&mut out)).await.unwrap();
     assert_eq!(out, "localhost");

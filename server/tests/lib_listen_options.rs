@@ -84,7 +84,10 @@ fn defaults_read_back() {
     assert!(sock.reuse_address().unwrap());
     assert!(sock.tcp_nodelay().unwrap());
     assert_eq!(backlog(&fd), 1024);
-    assert_eq!(getsockopt_int(&fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN), 0);
+    assert_eq!(
+        getsockopt_int(&fd, libc::IPPROTO_TCP, libc::TCP_FASTOPEN),
+        0
+    );
     assert_eq!(
         getsockopt_int(&fd, libc::IPPROTO_TCP, libc::TCP_DEFER_ACCEPT),
         0

@@ -44,7 +44,10 @@ async fn deadline_closes_lingering_connections() {
     assert!(started.elapsed() >= Duration::from_millis(280));
     assert_closed(held).await;
     assert_eq!(handle.active_connections(), 0);
-    assert!(TcpStream::connect(addr).await.is_err(), "no longer listening");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no longer listening"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +70,10 @@ async fn handlers_finish_within_the_deadline() {
     assert_eq!(out, b"done");
     let started = Instant::now();
     within(task).await.unwrap().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(20), "returned when idle, not at the deadline");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "returned when idle, not at the deadline"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +84,11 @@ async fn zero_waits_for_handlers_forever() {
     let held = open_held(addr).await;
     handle.shutdown(Duration::ZERO);
     // Still waiting for the held connection after a while.
-    assert!(tokio::time::timeout(Duration::from_millis(500), &mut task).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut task)
+            .await
+            .is_err()
+    );
     assert_eq!(handle.active_connections(), 1);
     drop(held);
     within(task).await.unwrap().unwrap();

@@ -82,7 +82,9 @@ async fn starttls_upgrades_in_place() {
             assert!(conn.is_tls());
             assert!(conn.tcp_stream().is_none());
             let state = *conn.state::<u32>().unwrap();
-            conn.write_all(format!("secret {state}\n").as_bytes()).await.unwrap();
+            conn.write_all(format!("secret {state}\n").as_bytes())
+                .await
+                .unwrap();
             conn.shutdown().await.unwrap();
         }
     });
@@ -123,7 +125,10 @@ async fn handshake_timeout_closes_silent_clients() {
     // The server closes the connection: EOF (or a reset).
     let _ = within(silent.read_to_end(&mut buf)).await;
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(250), "closed too early: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(250),
+        "closed too early: {waited:?}"
+    );
     assert!(buf.is_empty());
     eventually(|| handle.active_connections() == 0).await;
     handle.shutdown(Duration::ZERO);
@@ -147,7 +152,10 @@ async fn failed_handshake_closes_only_that_connection() {
     let mut buf = [0u8; 6];
     within(good.read_exact(&mut buf)).await.unwrap();
 
-    for garbage in [&b"GET / HTTP/1.1\r\n\r\n"[..], &[0x16, 0x03, 0x01, 0xff, 0xff, 0, 0][..]] {
+    for garbage in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        &[0x16, 0x03, 0x01, 0xff, 0xff, 0, 0][..],
+    ] {
         let mut bad = within(TcpStream::connect(addr)).await.unwrap();
         bad.write_all(garbage).await.unwrap();
         let mut out = Vec::new();
@@ -191,9 +199,15 @@ async fn sessions_resume() {
         within(s.read_to_string(&mut server_view)).await.unwrap();
         kinds.push((handshake_kind(&s), server_view));
     }
-    assert_eq!(kinds[0], (Some(HandshakeKind::Full), "Some(Full)".to_string()));
+    assert_eq!(
+        kinds[0],
+        (Some(HandshakeKind::Full), "Some(Full)".to_string())
+    );
     for k in &kinds[1..] {
-        assert_eq!(k, &(Some(HandshakeKind::Resumed), "Some(Resumed)".to_string()));
+        assert_eq!(
+            k,
+            &(Some(HandshakeKind::Resumed), "Some(Resumed)".to_string())
+        );
     }
     handle.shutdown(Duration::ZERO);
     within(task).await.unwrap().unwrap();

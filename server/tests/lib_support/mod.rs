@@ -98,9 +98,11 @@ where
 
 /// Waits for a per-core server thread without blocking the test's runtime.
 pub async fn join_thread<T: Send + 'static>(t: std::thread::JoinHandle<T>) -> T {
-    within(tokio::task::spawn_blocking(move || t.join().expect("server thread panicked")))
-        .await
-        .unwrap()
+    within(tokio::task::spawn_blocking(move || {
+        t.join().expect("server thread panicked")
+    }))
+    .await
+    .unwrap()
 }
 
 /// Connects, reads everything until EOF.
