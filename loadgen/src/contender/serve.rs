@@ -39,11 +39,7 @@ pub fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
     let argv = std::iter::once(OsString::from(name)).chain(args.args);
     let parsed = ResponderArgs::try_parse_from(argv).unwrap_or_else(|e| e.exit());
     match args.server {
-        ServeKind::Tcpserver => {
-            // TODO(H4): `tcpserver::responder::run(parsed)` once H2 lands it.
-            let _ = parsed;
-            anyhow::bail!("tcpserver::responder::run is not available yet")
-        }
+        ServeKind::Tcpserver => tcpserver::responder::run(parsed).context("tcpserver responder"),
         ServeKind::Hyper => super::hyper_server::run(parsed),
     }
 }
