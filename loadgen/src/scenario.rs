@@ -214,11 +214,10 @@ impl Scenario {
         if self.tls {
             s.push_str(", tls");
         }
-        s.push_str(&format!(
-            ", {} (+{} warm-up)",
-            format_duration(self.duration),
-            format_duration(self.warmup)
-        ));
+        s.push_str(&format!(", {}", format_duration(self.duration)));
+        if !self.warmup.is_zero() {
+            s.push_str(&format!(" (+{} warm-up)", format_duration(self.warmup)));
+        }
         s
     }
 }

@@ -36,7 +36,6 @@ daemon off;
 master_process on;
 worker_processes $workers;
 worker_cpu_affinity auto;
-worker_rlimit_nofile 65536;
 pid $workdir/nginx.pid;
 error_log $workdir/error.log warn;
 

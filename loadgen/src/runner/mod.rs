@@ -562,7 +562,8 @@ fn print_list(all: &[Scenario], dir: Option<&Path>, contenders_dir: Option<&Path
 /// clear message when the hard limit is too low for the connections.
 fn check_open_files(connections: usize) -> anyhow::Result<()> {
     let needed = connections as u64 + 256;
-    let Some(soft) = machine::raise_open_files_limit(needed) else {
+    // Like Go's runtime: take what the hard limit allows (servers inherit it), at least `needed`.
+    let Some(soft) = machine::raise_open_files_limit(needed.max(65_536)) else {
         return Ok(());
     };
     if soft < needed {
