@@ -99,32 +99,50 @@ async fn write_all_raw(to: &TcpStream, mut data: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads `len` bytes of `file` from `offset` through one buffer, handing each chunk to `write`.
-async fn pump_file(
-    file: &File,
-    offset: u64,
-    len: u64,
-    mut write: impl AsyncFnMut(&[u8]) -> io::Result<()>,
-) -> io::Result<u64> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut sent = 0u64;
-    while sent < len {
-        let want = usize::try_from(len - sent).unwrap_or(CHUNK).min(CHUNK);
-        let n = read_file(file, offset + sent, &mut buf[..want])?;
-        if n == 0 {
-            break;
+/// Reads a range of a file in chunks through one buffer (the fallbacks of `send_file`).
+struct FileChunks<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+    start: u64,
+    buf: Vec<u8>,
+}
+
+impl<'a> FileChunks<'a> {
+    fn new(file: &'a File, offset: u64, len: u64) -> Self {
+        FileChunks {
+            file,
+            pos: offset,
+            end: offset.saturating_add(len),
+            start: offset,
+            buf: vec![0u8; CHUNK],
         }
-        write(&buf[..n]).await?;
-        sent += n as u64;
     }
-    Ok(sent)
+
+    /// The next chunk, or `None` at the end of the range or of the file.
+    fn next_chunk(&mut self) -> io::Result<Option<&[u8]>> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        let want = usize::try_from(self.end - self.pos)
+            .unwrap_or(CHUNK)
+            .min(CHUNK);
+        let n = read_file(self.file, self.pos, &mut self.buf[..want])?;
+        self.pos += n as u64;
+        Ok((n > 0).then(|| &self.buf[..n]))
+    }
+
+    fn sent(&self) -> u64 {
+        self.pos - self.start
+    }
 }
 
 async fn send_file_fallback(to: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<u64> {
-    pump_file(file, offset, len, async |chunk| {
-        write_all_raw(to, chunk).await
-    })
-    .await
+    let mut chunks = FileChunks::new(file, offset, len);
+    while let Some(chunk) = chunks.next_chunk()? {
+        write_all_raw(to, chunk).await?;
+    }
+    Ok(chunks.sent())
 }
 
 /// `send_file` through the connection's own (TLS) writer.
@@ -134,9 +152,12 @@ pub(crate) async fn send_file_buffered(
     offset: u64,
     len: u64,
 ) -> io::Result<u64> {
-    let sent = pump_file(file, offset, len, async |chunk| conn.write_all(chunk).await).await?;
+    let mut chunks = FileChunks::new(file, offset, len);
+    while let Some(chunk) = chunks.next_chunk()? {
+        conn.write_all(chunk).await?;
+    }
     conn.flush().await?;
-    Ok(sent)
+    Ok(chunks.sent())
 }
 
 /// Echo through the connection's own (TLS) reader and writer.

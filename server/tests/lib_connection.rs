@@ -143,3 +143,26 @@ async fn read_timeout_and_timeout_ext() {
     handle.shutdown(Duration::ZERO);
     within(task).await.unwrap().unwrap();
 }
+
+/// The futures of `Connection`'s own async methods are `Send` (usable in the shared model).
+#[test]
+fn connection_futures_are_send() {
+    fn send<T: Send>(_: T) {}
+    #[allow(dead_code)]
+    fn check(
+        mut a: Connection,
+        mut b: Connection,
+        file: std::fs::File,
+        config: std::sync::Arc<tcpserver::rustls::ServerConfig>,
+    ) {
+        send(a.send_file(&file, 0, 1));
+        send(a.echo());
+        send(a.splice_to(&mut b));
+        send(b.start_tls(config));
+        send(tcpserver::zero_copy::splice(
+            a.tcp_stream().unwrap(),
+            a.tcp_stream().unwrap(),
+        ));
+    }
+    let _ = check;
+}
