@@ -154,6 +154,7 @@ fn rps_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
             (FAMILY, 22),
         )
         .margin(15)
+        .margin_right(40)
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(0f64..groups, 0f64..max * 1.18)?;
@@ -271,6 +272,7 @@ fn latency_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
             (FAMILY, 22),
         )
         .margin(15)
+        .margin_right(40)
         .x_label_area_size(45)
         .y_label_area_size(80)
         .build_cartesian_2d(

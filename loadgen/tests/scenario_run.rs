@@ -1,0 +1,175 @@
+//! A short real run of the scenario runner: built-in contenders plus an external command contender,
+//! servers started as child processes of the real `loadgen` binary, results written to a temporary
+//! results directory, read back, plotted (PNG decodes) and summarized in README.md.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use loadgen::results;
+use loadgen::runner::RunnerArgs;
+
+const EXE: &str = env!("CARGO_BIN_EXE_loadgen");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("loadgen-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn assert_png(path: &Path) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert!(info.width > 0 && info.height > 0);
+    assert!(buf.iter().any(|&b| b < 200), "{} is blank", path.display());
+}
+
+/// Two tiny scenarios (plain keep-alive, and TLS without keep-alive).
+fn write_scenarios(dir: &Path) {
+    std::fs::write(
+        dir.join("ka.toml"),
+        "name = \"tiny keep-alive\"\nconnections = 8\nkeep_alive = true\npayload = 1024\n\
+         duration = \"1s\"\nwarmup = \"200ms\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tls.toml"),
+        "name = \"tiny TLS, new connection per request\"\nconnections = 4\nkeep_alive = false\n\
+         payload = 100\ntls = true\naes128 = true\nduration = \"1s\"\nwarmup = \"0s\"\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn short_real_run_writes_results_plots_and_readme() {
+    let root = temp_dir("run");
+    let scenarios = root.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    write_scenarios(&scenarios);
+    let results_dir = root.join("results");
+
+    let args = RunnerArgs {
+        scenario: Some("all".into()),
+        threads: vec![1],
+        contenders: vec![
+            "builtin".into(),
+            // The external path (placeholders, connect polling, process group), without TLS:
+            // it must be skipped for the TLS scenario.
+            "ext=exec {bin} serve hyper --listen {addr} --payload {payload} --keep-alive {keepalive} --threads {threads}".into(),
+        ],
+        scenarios_dir: Some(scenarios),
+        results_dir: results_dir.clone(),
+        server_exe: Some(EXE.into()),
+        ..RunnerArgs::default()
+    };
+    loadgen::runner::main(args).unwrap();
+
+    let run_dir = results::latest_run_dir(&results_dir).expect("a run directory");
+    let run = results::read_run_dir(&run_dir).unwrap();
+    let manifest = run.manifest.as_ref().expect("run.json");
+    assert!(
+        manifest.failed.is_empty(),
+        "failed runs: {:#?}",
+        manifest.failed
+    );
+    assert_eq!(manifest.skipped.len(), 1, "{:#?}", manifest.skipped);
+    assert_eq!(
+        (
+            manifest.skipped[0].scenario.as_str(),
+            manifest.skipped[0].contender.as_str()
+        ),
+        ("tls", "ext")
+    );
+    let names: Vec<(String, String)> = run
+        .records
+        .iter()
+        .map(|r| (r.scenario.id.clone(), r.contender.clone()))
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("ka", "tcpserver-per-core"),
+        ("ka", "tcpserver-shared"),
+        ("ka", "hyper"),
+        ("ka", "ext"),
+        ("tls", "tcpserver-per-core"),
+        ("tls", "tcpserver-shared"),
+        ("tls", "hyper"),
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    assert_eq!(names, expected);
+    for r in &run.records {
+        let what = format!("{} × {}", r.scenario.id, r.contender);
+        assert!(r.report.result.requests > 0, "{what}: no requests");
+        assert!(r.report.result.req2xx > 0, "{what}: no 2xx");
+        assert!(r.requests_per_second > 0.0, "{what}");
+        assert!(
+            !r.report.result.histogram.is_empty(),
+            "{what}: no histogram"
+        );
+        assert!(r.server.peak_rss_kib > 0, "{what}: no server RSS");
+        assert!(r.server.cpu_seconds > 0.0, "{what}: no server CPU");
+        assert_eq!(r.threads, 1);
+        assert!(!r.machine.cpu_model.is_empty());
+        // The JSON round-trips.
+        let path = run_dir.join(results::record_file_name(&r.scenario.id, &r.contender, 1));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let back: results::RunRecord = serde_json::from_str(&text).unwrap();
+        assert_eq!(&back, r);
+    }
+    for id in ["ka", "tls"] {
+        let (rps, latency) = results::chart_files(id);
+        assert_png(&run_dir.join(rps));
+        assert_png(&run_dir.join(latency));
+    }
+    let readme = std::fs::read_to_string(results_dir.join("README.md")).unwrap();
+    assert!(
+        readme.contains("## Scenario ka: tiny keep-alive"),
+        "{readme}"
+    );
+    assert!(readme.contains("| tcpserver-per-core | 1 |"), "{readme}");
+    assert!(readme.contains("ext cannot do aes128, tls"), "{readme}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn cli_lists_scenarios_and_rejects_bad_files() {
+    let out = Command::new(EXE).arg("--list").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "AES-128-CBC 1 kB, massive connections",
+        "1t",
+        "tcpserver-per-core",
+        "nginx",
+    ] {
+        assert!(stdout.contains(needle), "--list lacks {needle}: {stdout}");
+    }
+
+    let dir = temp_dir("cli-bad");
+    std::fs::write(
+        dir.join("9.toml"),
+        "name = \"x\"\nkeep_alive = true\npayload = 1\nconections = 5\n",
+    )
+    .unwrap();
+    let out = Command::new(EXE)
+        .args(["--scenario", "9", "--scenarios-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("9.toml") && stderr.contains("conections"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
