@@ -12,7 +12,12 @@ use loadgen::report::{Report, merge};
 
 /// A bombardier-compatible HTTP/1.1 load generator with exact HDR latency histograms.
 #[derive(Parser, Debug)]
-#[command(name = "loadgen", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "loadgen",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Scenario runner: loadgen --scenario ID[,ID..]|all [--list] [--duration 5s] [--connections N] [--threads 1,2] [--contender SPEC]... (loadgen --list --help for all flags)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -134,6 +139,17 @@ struct PrintSet {
 }
 
 fn main() -> ExitCode {
+    // The scenario runner has its own flags (`--scenario`, `--list`, ...): hand it the command line.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if loadgen::runner::is_runner_invocation(&argv[1..]) {
+        return match loadgen::runner::main_from_args(argv) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("loadgen: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
