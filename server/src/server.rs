@@ -398,9 +398,10 @@ where
             }
         })
         .await;
-        // Closing the listener now refuses new clients instead of queueing them.
+        // Closing the listener now refuses new clients instead of queueing them. This worker
+        // may be done before the others (its `max_accept` tickets are gone): the kernel sends
+        // new clients to the listeners still open.
         drop(listener);
-        shared.begin_stop();
         // `true`: halted or past the deadline; dropping the runtime closes what is left.
         shared.wait_idle().await;
         result

@@ -27,7 +27,15 @@ fn counting(
     }
 }
 
-/// 30 clients race for 5 slots: exactly 5 are served, the rest are refused or reset.
+/// `n` clients one after the other: each must be served.
+async fn sequential(addr: std::net::SocketAddr, n: usize) {
+    for i in 0..n {
+        let got = within(lib_support::read_all(addr)).await;
+        assert_eq!(got.unwrap(), b"ok", "client {i} of {n} is served");
+    }
+}
+
+/// Clients racing: returns how many were served (the others are refused or reset).
 async fn clients(addr: std::net::SocketAddr, n: usize) -> usize {
     let mut tasks = Vec::new();
     for _ in 0..n {
@@ -58,10 +66,13 @@ async fn exactly_n_shared_many_loops() {
     let addr = server.local_addr();
     let handle = server.handle();
     let task = tokio::spawn(server.serve(counting(handled.clone())));
+    sequential(addr, 3).await;
+    // 30 clients race for the 2 slots left.
     let served = clients(addr, 30).await;
     // serve returns by itself after the 5th connection is done.
     within(task).await.unwrap().unwrap();
-    assert_eq!(served, 5);
+    assert_eq!(served, 2);
+    assert_eq!(clients(addr, 5).await, 0);
     assert_eq!(handled.load(Ordering::SeqCst), 5);
     assert_eq!(handle.accepted_connections(), 5);
 }
@@ -77,9 +88,13 @@ async fn exactly_n_per_core() {
         .unwrap();
     let addr = server.local_addr();
     let (handle, thread) = spawn_per_core(server, counting(handled.clone()));
+    // Sequential clients: a worker that used up its tickets closes its listener, the kernel
+    // sends the next clients to the others.
+    sequential(addr, 3).await;
     let served = clients(addr, 30).await;
     join_thread(thread).await.unwrap();
-    assert_eq!(served, 4);
+    assert_eq!(served, 1);
+    assert_eq!(clients(addr, 5).await, 0);
     assert_eq!(handled.load(Ordering::SeqCst), 4);
     assert_eq!(handle.accepted_connections(), 4);
 }
