@@ -173,3 +173,66 @@ fn cli_lists_scenarios_and_rejects_bad_files() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_server_that_does_not_start_is_reported() {
+    let root = temp_dir("bad-server");
+    let scenarios = root.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    write_scenarios(&scenarios);
+    let args = RunnerArgs {
+        scenario: Some("ka".into()),
+        threads: vec![1],
+        contenders: vec!["broken=echo cannot bind {addr} >&2; exit 3".into()],
+        scenarios_dir: Some(scenarios),
+        results_dir: root.join("results"),
+        server_exe: Some(EXE.into()),
+        ..RunnerArgs::default()
+    };
+    let err = format!("{:#}", loadgen::runner::main(args).unwrap_err());
+    assert!(err.contains("all 1 runs failed"), "{err}");
+    let run_dir = results::latest_run_dir(&root.join("results")).unwrap();
+    let manifest = results::read_run_dir(&run_dir).unwrap().manifest.unwrap();
+    let reason = &manifest.failed[0].reason;
+    assert!(
+        reason.contains("exit status: 3") && reason.contains("cannot bind 127.0.0.1:"),
+        "{reason}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn too_few_open_files_is_a_clear_error() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(EXE);
+    cmd.args([
+        "--scenario",
+        "1",
+        "--connections",
+        "1000",
+        "--no-plot",
+        "--results-dir",
+    ])
+    .arg(std::env::temp_dir().join("loadgen-nofile-unused"));
+    // SAFETY: only setrlimit between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 256,
+                rlim_max: 256,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("RLIMIT_NOFILE is too low for 1000 connections")
+            && stderr.contains("ulimit -n"),
+        "{stderr}"
+    );
+}
