@@ -5,7 +5,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Once, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
@@ -114,6 +115,7 @@ impl ServerProcess {
         // Stragglers of the group (workers of an external server), or the whole group on timeout.
         signal_group(self.pgid, libc::SIGKILL);
         let _ = child.wait();
+        untrack(self.pgid);
         match status {
             Some(_) => Ok(()),
             None => Err(anyhow!(
@@ -132,6 +134,7 @@ impl Drop for ServerProcess {
         if let Some(mut child) = self.child.take() {
             signal_group(self.pgid, libc::SIGKILL);
             let _ = child.wait();
+            untrack(self.pgid);
         }
     }
 }
@@ -149,10 +152,47 @@ fn signal_group(pgid: u32, signal: libc::c_int) {
 /// before exec.
 fn isolate(cmd: &mut Command, cpus: Vec<usize>) {
     cmd.process_group(0);
-    // SAFETY: the hook only calls sched_setaffinity (async-signal-safe, no allocation).
+    // SAFETY: the hook only calls sched_setaffinity and prctl (async-signal-safe, no allocation).
     unsafe {
-        cmd.pre_exec(move || crate::machine::set_affinity(&cpus));
+        cmd.pre_exec(move || {
+            crate::machine::set_affinity(&cpus)?;
+            // If the runner dies without stopping us, die too.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
     }
+}
+
+/// The process group of the server currently running, for the interrupt handler.
+static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// Servers live in their own process groups, so Ctrl-C reaches only the runner: on SIGINT or
+/// SIGTERM, kill the running server's group, then exit.
+fn track(pgid: u32) {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        extern "C" fn on_signal(signal: libc::c_int) {
+            let group = RUNNING_GROUP.load(Ordering::SeqCst);
+            // SAFETY: kill and _exit are async-signal-safe.
+            unsafe {
+                if group > 1 {
+                    libc::kill(-group, libc::SIGKILL);
+                }
+                libc::_exit(128 + signal);
+            }
+        }
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: installs a handler that only uses async-signal-safe calls.
+        unsafe {
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
+        }
+    });
+    RUNNING_GROUP.store(pgid as i32, Ordering::SeqCst);
+}
+
+fn untrack(pgid: u32) {
+    let _ = RUNNING_GROUP.compare_exchange(pgid as i32, 0, Ordering::SeqCst, Ordering::SeqCst);
 }
 
 /// The responder flags for a scenario (shared by both built-in servers).
@@ -217,6 +257,7 @@ fn start_builtin(spec: &ServerSpec<'_>) -> anyhow::Result<ServerProcess> {
         .spawn()
         .with_context(|| format!("starting `{command}`"))?;
     let pgid = child.id();
+    track(pgid);
     let stdout = child.stdout.take().context("server stdout")?;
     let (tx, rx) = mpsc::channel();
     // Reads the `listening on` line, then keeps draining stdout so the server never blocks on it.
@@ -324,8 +365,10 @@ fn start_external(
     let child = cmd
         .spawn()
         .with_context(|| format!("starting `sh -c {command}`"))?;
+    let pgid = child.id();
+    track(pgid);
     let mut server = ServerProcess {
-        pgid: child.id(),
+        pgid,
         child: Some(child),
         addr,
         log: Some(log),
