@@ -42,7 +42,8 @@ pub struct RunnerArgs {
     /// Client connections, overriding the scenario files.
     #[arg(long, value_name = "N")]
     pub connections: Option<usize>,
-    /// Server thread counts to sweep, e.g. `1,2,4` (default: 1 up to the server's CPU count).
+    /// Server thread counts to sweep, e.g. `1,2,4` (default: powers of two up to the server CPU
+    /// count, and that count).
     #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
     pub threads: Vec<usize>,
     /// Contenders (repeatable; default: the built-ins). `builtin`, a built-in name

@@ -56,9 +56,17 @@ impl Placement {
         self.server.iter().any(|c| self.client.contains(c))
     }
 
-    /// The default thread sweep: 1 up to the number of server CPUs.
+    /// The default thread sweep: powers of two up to the number of server CPUs, and that number
+    /// (1 CPU: `[1]`; 4: `[1, 2, 4]`; 6: `[1, 2, 4, 6]`).
     pub fn default_threads(&self) -> Vec<usize> {
-        (1..=self.server.len()).collect()
+        let n = self.server.len();
+        let mut threads: Vec<usize> = std::iter::successors(Some(1usize), |t| Some(t * 2))
+            .take_while(|&t| t <= n)
+            .collect();
+        if threads.last() != Some(&n) {
+            threads.push(n);
+        }
+        threads
     }
 
     /// The server CPUs for a run with `threads` threads: the first `threads` server CPUs (all of
@@ -113,6 +121,9 @@ mod tests {
         assert_eq!(p.server, [0, 1, 2, 3]);
         assert_eq!(p.client, [4, 5, 6, 7]);
         assert_eq!(p.server_cpus_for(2), [0, 1]);
+        assert_eq!(p.default_threads(), [1, 2, 4]);
+        let twelve = Placement::decide(&(0..12).collect::<Vec<_>>(), None, None).unwrap();
+        assert_eq!(twelve.default_threads(), [1, 2, 4, 6]);
         assert_eq!(p.server_cpus_for(8), [0, 1, 2, 3]);
         let single = Placement::decide(&[3], None, None).unwrap();
         assert!(single.overlaps());
