@@ -39,7 +39,7 @@ fn write_scenarios(dir: &Path) {
     std::fs::write(
         dir.join("tls.toml"),
         "name = \"tiny TLS, new connection per request\"\nconnections = 4\nkeep_alive = false\n\
-         payload = 100\ntls = true\naes128 = true\nduration = \"1s\"\nwarmup = \"0s\"\n",
+         payload = 100\ntls = true\naes128 = true\nduration = \"2s\"\nwarmup = \"200ms\"\n",
     )
     .unwrap();
 }
