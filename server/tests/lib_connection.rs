@@ -20,17 +20,16 @@ async fn metadata_state_handle_and_raw_stream() {
     let addr = server.local_addr();
     let started = Instant::now();
     let (handle, task) = spawn_shared(server, move |mut conn: Connection| async move {
-        let mut report = Vec::new();
-        report.push(conn.peer_addr().to_string());
-        report.push(conn.local_addr().unwrap().to_string());
-        report.push(
+        let mut report = vec![
+            conn.peer_addr().to_string(),
+            conn.local_addr().unwrap().to_string(),
             (conn.accepted_at() >= started && conn.accepted_at() <= Instant::now()).to_string(),
-        );
-        report.push(conn.server().local_addr().to_string());
-        report.push(conn.server().active_connections().to_string());
-        report.push(conn.server().accepted_connections().to_string());
-        report.push(conn.is_tls().to_string());
-        report.push(conn.tls_session().is_none().to_string());
+            conn.server().local_addr().to_string(),
+            conn.server().active_connections().to_string(),
+            conn.server().accepted_connections().to_string(),
+            conn.is_tls().to_string(),
+            conn.tls_session().is_none().to_string(),
+        ];
         let raw = conn
             .tcp_stream()
             .expect("plain connections expose the TcpStream");
