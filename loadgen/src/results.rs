@@ -59,6 +59,26 @@ impl RunRecord {
             .map_or_else(|| "-".to_string(), |v| format_latency_us(*v as f64))
     }
 
+    /// The headline numbers as `(column, value)`: req/s, latency p50/p90/p99/p99.9/max, errors,
+    /// server CPU per request, server peak RSS, client CPU.
+    pub fn headline(&self) -> [(&'static str, String); 10] {
+        [
+            ("req/s", format_rps(self.requests_per_second)),
+            ("p50", self.percentile("50")),
+            ("p90", self.percentile("90")),
+            ("p99", self.percentile("99")),
+            ("p99.9", self.percentile("99.9")),
+            ("max", format_latency_us(self.report.result.latency.max)),
+            ("errors", self.errors.to_string()),
+            (
+                "server CPU/req",
+                format!("{:.1}µs", self.server.cpu_us_per_request),
+            ),
+            ("server peak RSS", format!("{:.1} MiB", self.peak_rss_mib())),
+            ("client CPU", format!("{:.2}s", self.client_cpu_seconds)),
+        ]
+    }
+
     /// Server peak RSS in MiB.
     pub fn peak_rss_mib(&self) -> f64 {
         self.server.peak_rss_kib as f64 / 1024.0
@@ -350,30 +370,17 @@ pub fn readme(run: &RunDir, link_prefix: &str) -> String {
         } else {
             let _ = writeln!(md, "{} ({})\n", scenario.description, scenario.summary());
         }
-        let _ = writeln!(
-            md,
-            "| contender | threads | req/s | p50 | p90 | p99 | p99.9 | max | errors | server CPU/req | server peak RSS | client CPU |"
-        );
-        let _ = writeln!(
-            md,
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-        );
+        let columns = records[0].headline().map(|(column, _)| column);
+        let _ = writeln!(md, "| contender | threads | {} |", columns.join(" | "));
+        let _ = writeln!(md, "|---|---:|{}", "---:|".repeat(columns.len()));
         for r in records {
+            let values = r.headline().map(|(_, value)| value);
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1}µs | {:.1} MiB | {:.2}s |",
+                "| {} | {} | {} |",
                 r.contender,
                 r.threads,
-                format_rps(r.requests_per_second),
-                r.percentile("50"),
-                r.percentile("90"),
-                r.percentile("99"),
-                r.percentile("99.9"),
-                format_latency_us(r.report.result.latency.max),
-                r.errors,
-                r.server.cpu_us_per_request,
-                r.peak_rss_mib(),
-                r.client_cpu_seconds,
+                values.join(" | ")
             );
         }
         let (rps_chart, latency_chart) = chart_files(&scenario.id);

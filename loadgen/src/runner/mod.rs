@@ -16,9 +16,7 @@ use anyhow::{Context, bail};
 use crate::attack::{self, AttackConfig};
 use crate::contender::Contender;
 use crate::machine::{self, Machine};
-use crate::results::{
-    self, RunManifest, RunRecord, ServerUsage, Skipped, cpu_list, format_latency_us, format_rps,
-};
+use crate::results::{self, RunManifest, RunRecord, ServerUsage, Skipped, cpu_list, format_rps};
 use crate::scenario::{self, Scenario};
 
 pub use placement::{Placement, parse_cpu_list};
@@ -436,20 +434,12 @@ fn print_record(r: &RunRecord) {
         let _ = r.report.write_plain(&mut out, true);
         let _ = out.flush();
     }
-    println!(
-        "   {} req/s | latency p50 {} p90 {} p99 {} p99.9 {} max {} | errors {} | server {:.1} µs CPU/req, \
-         peak RSS {:.1} MiB | client CPU {:.2}s",
-        format_rps(r.requests_per_second),
-        r.percentile("50"),
-        r.percentile("90"),
-        r.percentile("99"),
-        r.percentile("99.9"),
-        format_latency_us(r.report.result.latency.max),
-        r.errors,
-        r.server.cpu_us_per_request,
-        r.peak_rss_mib(),
-        r.client_cpu_seconds
-    );
+    let numbers: Vec<String> = r
+        .headline()
+        .iter()
+        .map(|(column, value)| format!("{column} {value}"))
+        .collect();
+    println!("   {}", numbers.join(", "));
     let classes: Vec<String> = r
         .report
         .result
