@@ -160,6 +160,10 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
     };
 
     let machine = Machine::detect();
+    // The runner's own threads (server output readers, the engine's helpers) stay off the server
+    // CPUs; servers get theirs before exec.
+    machine::set_affinity(&placement.client)
+        .context("restricting the runner to the client CPUs")?;
     println!("machine: {}", machine.summary());
     println!(
         "placement: server on CPU {}, load generator on CPU {} (sched_setaffinity){}",
