@@ -76,13 +76,25 @@ where
     H: Fn(Connection) -> F,
     F: Future<Output = ()>,
 {
-    /// A plain connection: the handler's future, made right away in the accept loop.
-    fn plain(&self, tcp: TcpStream, peer: SocketAddr, guard: ConnGuard) -> F {
-        let mut conn = Connection::plain(tcp, peer, guard);
-        if let Some(hook) = &self.on_connect {
-            hook(&mut conn);
+    /// A plain connection: the handler's future, made right away in the accept loop. The hook
+    /// and the handler's synchronous part run there, so a panic in them is caught (and the
+    /// connection closed) instead of stopping the accept loop.
+    fn plain(&self, tcp: TcpStream, peer: SocketAddr, guard: ConnGuard) -> Option<F> {
+        let conn = Connection::plain(tcp, peer, guard);
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let mut conn = conn;
+            if let Some(hook) = &self.on_connect {
+                hook(&mut conn);
+            }
+            (self.handler)(conn)
+        }));
+        match made {
+            Ok(fut) => Some(fut),
+            Err(_) => {
+                tracing::error!(%peer, "connection hook or handler panicked; connection closed");
+                None
+            }
         }
-        (self.handler)(conn)
     }
 }
 
@@ -217,7 +229,10 @@ impl Server {
                             let task = if svc.tls.is_some() {
                                 tokio::spawn(tls_task(svc.clone(), tcp, peer, conn))
                             } else {
-                                tokio::spawn(svc.plain(tcp, peer, conn))
+                                match svc.plain(tcp, peer, conn) {
+                                    Some(fut) => tokio::spawn(fut),
+                                    None => return,
+                                }
                             };
                             registry.fill(shard, key, task.abort_handle());
                         },
@@ -393,8 +408,8 @@ where
         let result = accept_loop(&listener, &handle, &stop, set_nodelay, |tcp, peer, conn| {
             if svc.tls.is_some() {
                 tokio::task::spawn_local(tls_task(svc.clone(), tcp, peer, conn));
-            } else {
-                tokio::task::spawn_local(svc.plain(tcp, peer, conn));
+            } else if let Some(fut) = svc.plain(tcp, peer, conn) {
+                tokio::task::spawn_local(fut);
             }
         })
         .await;

@@ -110,3 +110,53 @@ async fn per_core_panics_are_isolated() {
     // A connection after the shutdown is refused.
     assert!(read_all(addr).await.is_err());
 }
+
+/// A hook or handler that panics before returning its future (in the accept loop) closes that
+/// connection only; accepting goes on, in both models.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn panics_before_the_future_are_isolated() {
+    for per_core in [false, true] {
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = counter.clone();
+        let builder = Server::builder("127.0.0.1:0")
+            .loops(1)
+            .threads(1)
+            .on_connect(move |_conn: &mut Connection| {
+                // Every third connection: the hook panics.
+                if c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 3 == 1 {
+                    panic!("hook panicked on purpose");
+                }
+            });
+        let server = builder.build().unwrap();
+        let addr = server.local_addr();
+        let handler = |conn: Connection| {
+            // Every third connection: the handler panics before making its future.
+            if conn.server().accepted_connections() % 3 == 0 {
+                panic!("handler panicked on purpose");
+            }
+            say_bye(conn)
+        };
+        let (handle, finish): (_, std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>) =
+            if per_core {
+                let (h, t) = spawn_per_core(server, handler);
+                (h, Box::pin(async move { join_thread(t).await.unwrap() }))
+            } else {
+                let (h, t) = spawn_shared(server, handler);
+                (
+                    h,
+                    Box::pin(async move { within(t).await.unwrap().unwrap() }),
+                )
+            };
+        let mut served = 0;
+        for _ in 0..9 {
+            let out = within(read_all(addr)).await.unwrap_or_default();
+            if out == b"bye" {
+                served += 1;
+            }
+        }
+        assert_eq!(served, 3, "one in three connections survives both panics");
+        eventually(|| handle.active_connections() == 0).await;
+        handle.shutdown(Duration::ZERO);
+        finish.await;
+    }
+}
