@@ -131,7 +131,7 @@ async fn panics_before_the_future_are_isolated() {
         let addr = server.local_addr();
         let handler = |conn: Connection| {
             // Every third connection: the handler panics before making its future.
-            if conn.server().accepted_connections() % 3 == 0 {
+            if conn.server().accepted_connections().is_multiple_of(3) {
                 panic!("handler panicked on purpose");
             }
             say_bye(conn)
