@@ -5,27 +5,12 @@
 
 mod lib_support;
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use std::io::Read;
 use std::time::Duration;
 
 use lib_support::within;
 use tcpserver::Server;
 use tokio::io::AsyncWriteExt;
-
-/// Collects log output in memory (writing it needs no file descriptor).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn cpu_time() -> Duration {
     // SAFETY: rusage is plain data filled in by the kernel.
@@ -60,13 +45,7 @@ fn set_nofile_soft(soft: u64) -> u64 {
 
 #[test]
 fn emfile_backs_off_and_recovers() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("tcpserver=warn")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let logs = lib_support::Logs::install("warn");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -123,10 +102,9 @@ fn emfile_backs_off_and_recovers() {
         assert_eq!(got, b"ok");
         set_nofile_soft(old);
 
-        handle.shutdown(Duration::ZERO);
-        within(task).await.unwrap().unwrap();
+        lib_support::stop_shared(&handle, task).await;
     });
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains("temporary accept error, backing off"),
         "logged: {text}"

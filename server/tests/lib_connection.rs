@@ -67,8 +67,7 @@ async fn metadata_state_handle_and_raw_stream() {
             "state-ok",
         ]
     );
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 /// Generic tokio-io code runs over a Connection: BufReader lines, vectored writes.
@@ -99,8 +98,7 @@ async fn tokio_io_compatibility() {
     let mut out = String::new();
     within(s.read_to_string(&mut out)).await.unwrap();
     assert_eq!(out, ">ONE\n>TWO\n");
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 /// An idle read times out with `TimedOut` (slowloris defence); `TimeoutExt` bounds a whole
@@ -139,8 +137,7 @@ async fn read_timeout_and_timeout_ext() {
     let mut out = String::new();
     within(s.read_to_string(&mut out)).await.unwrap();
     assert_eq!(out, "timed-out");
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 /// The futures of `Connection`'s own async methods are `Send` (usable in the shared model).

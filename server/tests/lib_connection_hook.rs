@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use lib_support::{join_thread, read_all, spawn_per_core, spawn_shared, within};
-use tcpserver::{Connection, ListenOptions, Server};
+use lib_support::{read_all, spawn_per_core, spawn_shared, within};
+use tcpserver::{Connection, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Per-connection state made by the hook.
@@ -48,15 +48,12 @@ async fn hook_runs_before_the_handler_shared() {
         ids.push(id.parse::<u64>().unwrap());
     }
     assert_eq!(ids, vec![1, 2, 3]);
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hook_runs_before_the_handler_per_core() {
-    let server = Server::builder("127.0.0.1:0")
-        .listen_options(ListenOptions::new().reuse_port(true))
-        .threads(2)
+    let server = lib_support::reuseport_server(2)
         .on_connect(numbering())
         .build()
         .unwrap();
@@ -69,8 +66,7 @@ async fn hook_runs_before_the_handler_per_core() {
     }
     ids.sort();
     assert_eq!(ids, vec![1, 2, 3, 4]);
-    handle.shutdown(Duration::ZERO);
-    join_thread(thread).await.unwrap();
+    lib_support::stop_per_core(&handle, thread).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,6 +97,5 @@ async fn hook_sees_tls_connections_after_the_handshake() {
     let mut out = String::new();
     within(s.read_to_string(&mut out)).await.unwrap();
     assert_eq!(out, "localhost");
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }

@@ -3,10 +3,8 @@
 
 mod lib_support;
 
-use std::time::Duration;
-
-use lib_support::{eventually, join_thread, spawn_per_core, spawn_shared, within};
-use tcpserver::{Connection, ListenOptions, Server, ServerHandle};
+use lib_support::{eventually, spawn_per_core, spawn_shared, within};
+use tcpserver::{Connection, Server, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -51,21 +49,15 @@ async fn counters_shared_model() {
     let server = Server::builder("127.0.0.1:0").build().unwrap();
     let (handle, task) = spawn_shared(server, report_and_hold);
     check(&handle).await;
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_per_core_model() {
-    let server = Server::builder("127.0.0.1:0")
-        .listen_options(ListenOptions::new().reuse_port(true))
-        .threads(2)
-        .build()
-        .unwrap();
+    let server = lib_support::reuseport_server(2).build().unwrap();
     let (handle, thread) = spawn_per_core(server, report_and_hold);
     check(&handle).await;
-    handle.shutdown(Duration::ZERO);
-    join_thread(thread).await.unwrap();
+    lib_support::stop_per_core(&handle, thread).await;
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lib_support::{eventually, join_thread, spawn_per_core, within};
-use tcpserver::{Connection, ListenOptions, Server};
+use tcpserver::{Connection, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -80,9 +80,7 @@ async fn exactly_n_shared_many_loops() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_n_per_core() {
     let handled = Arc::new(AtomicUsize::new(0));
-    let server = Server::builder("127.0.0.1:0")
-        .listen_options(ListenOptions::new().reuse_port(true))
-        .threads(3)
+    let server = lib_support::reuseport_server(3)
         .max_accept(4)
         .build()
         .unwrap();
@@ -159,6 +157,5 @@ async fn max_connections_back_pressure() {
     drop(first);
     drop(third);
     eventually(|| handle.active_connections() == 0).await;
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }

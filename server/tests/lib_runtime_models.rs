@@ -5,10 +5,9 @@ mod lib_support;
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use lib_support::{join_thread, spawn_per_core, spawn_shared, within};
-use tcpserver::{Connection, ListenOptions, Server};
+use lib_support::{spawn_per_core, spawn_shared, within};
+use tcpserver::{Connection, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -55,19 +54,14 @@ async fn shared_model_many_loops() {
         let (handle, task) = spawn_shared(server, echo_once);
         hammer(addr, 200).await;
         assert_eq!(handle.accepted_connections(), 200);
-        handle.shutdown(Duration::ZERO);
-        within(task).await.unwrap().unwrap();
+        lib_support::stop_shared(&handle, task).await;
         assert_eq!(handle.active_connections(), 0);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_model_with_reuseport_uses_every_worker() {
-    let server = Server::builder("127.0.0.1:0")
-        .listen_options(ListenOptions::new().reuse_port(true))
-        .threads(3)
-        .build()
-        .unwrap();
+    let server = lib_support::reuseport_server(3).build().unwrap();
     let addr = server.local_addr();
     let (handle, thread) = spawn_per_core(server, echo_once);
     // The kernel hashes connections over the listeners; with many connections every worker
@@ -84,8 +78,7 @@ async fn per_core_model_with_reuseport_uses_every_worker() {
         "handlers run on worker threads: {seen:?}"
     );
     assert_eq!(seen.len(), 3, "all three workers served: {seen:?}");
-    handle.shutdown(Duration::ZERO);
-    join_thread(thread).await.unwrap();
+    lib_support::stop_per_core(&handle, thread).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,17 +88,14 @@ async fn per_core_model_without_reuseport_shares_the_listener() {
     let (handle, thread) = spawn_per_core(server, echo_once);
     let seen = hammer(addr, 100).await;
     assert!(!seen.is_empty());
-    handle.shutdown(Duration::ZERO);
-    join_thread(thread).await.unwrap();
+    lib_support::stop_per_core(&handle, thread).await;
 }
 
 /// The per-core model runs futures that are not `Send` (an `Rc` held across an await).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_handlers_need_not_be_send() {
     let log = Arc::new(Mutex::new(Vec::new()));
-    let server = Server::builder("127.0.0.1:0")
-        .listen_options(ListenOptions::new().reuse_port(true))
-        .threads(2)
+    let server = lib_support::reuseport_server(2)
         .pin_cpus(vec![0])
         .build()
         .unwrap();
@@ -129,16 +119,13 @@ async fn per_core_handlers_need_not_be_send() {
         assert_eq!(&buf, b"ping");
     }
     assert_eq!(log.lock().unwrap().len(), 10);
-    handle.shutdown(Duration::ZERO);
-    join_thread(thread).await.unwrap();
+    lib_support::stop_per_core(&handle, thread).await;
 }
 
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_workers_are_pinned() {
-    let server = Server::builder("127.0.0.1:0")
-        .listen_options(ListenOptions::new().reuse_port(true))
-        .threads(2)
+    let server = lib_support::reuseport_server(2)
         .pin_cpus(vec![0])
         .build()
         .unwrap();
@@ -156,6 +143,5 @@ async fn per_core_workers_are_pinned() {
         let got = within(lib_support::read_all(addr)).await.unwrap();
         assert_eq!(got, b"1", "a pinned worker runs on exactly one CPU");
     }
-    handle.shutdown(Duration::ZERO);
-    join_thread(thread).await.unwrap();
+    lib_support::stop_per_core(&handle, thread).await;
 }

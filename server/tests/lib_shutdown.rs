@@ -116,11 +116,7 @@ async fn halt_closes_at_once_and_shortens_a_graceful_shutdown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_deadline_and_halt() {
     for halt in [false, true] {
-        let server = Server::builder("127.0.0.1:0")
-            .listen_options(ListenOptions::new().reuse_port(true))
-            .threads(2)
-            .build()
-            .unwrap();
+        let server = lib_support::reuseport_server(2).build().unwrap();
         let addr = server.local_addr();
         let (handle, thread) = spawn_per_core(server, hold);
         let mut held = Vec::new();

@@ -6,12 +6,12 @@ mod lib_support;
 use std::time::{Duration, Instant};
 
 use lib_support::{
-    Cert, client_tls, eventually, handshake_kind, join_thread, server_tls, spawn_per_core,
-    spawn_shared, tls_connect, within,
+    Cert, client_tls, eventually, handshake_kind, server_tls, spawn_per_core, spawn_shared,
+    tls_connect, within,
 };
 use tcpserver::rustls::HandshakeKind;
 use tcpserver::tokio_rustls::TlsConnector;
-use tcpserver::{Connection, ListenOptions, Server};
+use tcpserver::{Connection, Server};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -35,27 +35,20 @@ async fn tls_echo_both_models() {
     let cert = lib_support::cert();
     let payload = lib_support::pattern(300_000);
 
-    let server = Server::builder("127.0.0.1:0")
-        .tls(server_tls(&cert))
-        .build()
-        .unwrap();
+    let server = lib_support::tls_server(&cert);
     let addr = server.local_addr();
     let (handle, task) = spawn_shared(server, echo);
     roundtrip(addr, &cert, &payload).await;
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 
-    let server = Server::builder("127.0.0.1:0")
-        .listen_options(ListenOptions::new().reuse_port(true))
-        .threads(2)
+    let server = lib_support::reuseport_server(2)
         .tls(server_tls(&cert))
         .build()
         .unwrap();
     let addr = server.local_addr();
     let (handle, thread) = spawn_per_core(server, echo);
     roundtrip(addr, &cert, &payload).await;
-    handle.shutdown(Duration::ZERO);
-    join_thread(thread).await.unwrap();
+    lib_support::stop_per_core(&handle, thread).await;
 }
 
 /// A line protocol with a STARTTLS command: plain first, then TLS on the same connection,
@@ -101,8 +94,7 @@ async fn starttls_upgrades_in_place() {
     let mut out = String::new();
     within(tls.read_to_string(&mut out)).await.unwrap();
     assert_eq!(out, "secret 42\n");
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 /// A client that connects and never speaks is closed after the handshake timeout; the handler
@@ -131,8 +123,7 @@ async fn handshake_timeout_closes_silent_clients() {
     );
     assert!(buf.is_empty());
     eventually(|| handle.active_connections() == 0).await;
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 /// A client that sends garbage fails its handshake; only its connection is closed while a
@@ -140,10 +131,7 @@ async fn handshake_timeout_closes_silent_clients() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_handshake_closes_only_that_connection() {
     let cert = lib_support::cert();
-    let server = Server::builder("127.0.0.1:0")
-        .tls(server_tls(&cert))
-        .build()
-        .unwrap();
+    let server = lib_support::tls_server(&cert);
     let addr = server.local_addr();
     let (handle, task) = spawn_shared(server, echo);
     let client = client_tls(&cert);
@@ -171,8 +159,7 @@ async fn failed_handshake_closes_only_that_connection() {
     drop(good);
     eventually(|| handle.active_connections() == 0).await;
     assert_eq!(handle.accepted_connections(), 4);
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 /// A client reconnecting with the same `ClientConfig` resumes its session (TLS 1.3 tickets from
@@ -180,10 +167,7 @@ async fn failed_handshake_closes_only_that_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_resume() {
     let cert = lib_support::cert();
-    let server = Server::builder("127.0.0.1:0")
-        .tls(server_tls(&cert))
-        .build()
-        .unwrap();
+    let server = lib_support::tls_server(&cert);
     let addr = server.local_addr();
     let (handle, task) = spawn_shared(server, |mut conn: Connection| async move {
         let kind = conn.tls_session().and_then(|t| t.handshake_kind());
@@ -209,6 +193,5 @@ async fn sessions_resume() {
             &(Some(HandshakeKind::Resumed), "Some(Resumed)".to_string())
         );
     }
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }

@@ -3,44 +3,14 @@
 
 mod lib_support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
-use lib_support::{client_tls, pattern, server_tls, spawn_shared, tls_connect, within};
+use lib_support::{client_tls, pattern, spawn_shared, tls_connect, within};
 use tcpserver::{Connection, Server};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const MIB: usize = 1024 * 1024;
-
-/// Debug logs of the library, kept in memory, to see which path a transfer took.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static Logs {
-    static LOGS: OnceLock<Logs> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Logs::default();
-        let writer = logs.clone();
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter("tcpserver=debug")
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init();
-        logs
-    })
-}
 
 fn temp_file(data: &[u8]) -> (std::path::PathBuf, std::fs::File) {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -101,8 +71,7 @@ async fn send_file_moves_a_file_byte_exact() {
     expect.extend_from_slice(&data[..77]);
     assert_eq!(got.len(), expect.len());
     assert!(got == expect, "byte-exact");
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
     let _ = std::fs::remove_file(path);
 }
 
@@ -119,8 +88,7 @@ async fn splice_echo_is_byte_exact() {
     let s = within(TcpStream::connect(addr)).await.unwrap();
     let got = send_and_collect(s, &data).await;
     assert!(got == data, "byte-exact");
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 /// A proxy: splice from an upstream socket to the client (one direction) and from the client
@@ -158,8 +126,7 @@ async fn splice_proxy_between_two_sockets() {
     let s = within(TcpStream::connect(addr)).await.unwrap();
     let got = send_and_collect(s, &data).await;
     assert!(got == data, "byte-exact through the proxy");
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 /// sendfile from a descriptor the kernel refuses (a socket: ESPIPE/EINVAL) falls back to
@@ -167,7 +134,7 @@ async fn splice_proxy_between_two_sockets() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_file_falls_back_where_the_kernel_refuses() {
-    let logs = logs();
+    let logs = lib_support::Logs::install("debug");
     let data = pattern(3 * MIB);
     let server = Server::builder("127.0.0.1:0").build().unwrap();
     let addr = server.local_addr();
@@ -189,14 +156,13 @@ async fn send_file_falls_back_where_the_kernel_refuses() {
     });
     let got = within(lib_support::read_all(addr)).await.unwrap();
     assert!(got == data, "byte-exact through the fallback");
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     #[cfg(target_os = "linux")]
     assert!(
         text.contains("sendfile refused"),
         "took the fallback: {text}"
     );
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
 }
 
 /// Under TLS the same calls copy through rustls (never sendfile/splice).
@@ -205,10 +171,7 @@ async fn tls_uses_the_buffered_path() {
     let cert = lib_support::cert();
     let data = pattern(4 * MIB + 5);
     let (path, _) = temp_file(&data);
-    let server = Server::builder("127.0.0.1:0")
-        .tls(server_tls(&cert))
-        .build()
-        .unwrap();
+    let server = lib_support::tls_server(&cert);
     let addr = server.local_addr();
     let p = path.clone();
     let (handle, task) = spawn_shared(server, move |mut conn: Connection| {
@@ -239,7 +202,6 @@ async fn tls_uses_the_buffered_path() {
     msg.extend_from_slice(&data);
     let got = send_and_collect(s, &msg).await;
     assert!(got == data, "echo over TLS is byte-exact");
-    handle.shutdown(Duration::ZERO);
-    within(task).await.unwrap().unwrap();
+    lib_support::stop_shared(&handle, task).await;
     let _ = std::fs::remove_file(path);
 }

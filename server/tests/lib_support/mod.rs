@@ -132,3 +132,66 @@ pub async fn eventually(mut cond: impl FnMut() -> bool) {
 pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
+
+/// Graceful shutdown (waiting for handlers) of a server started with [`spawn_shared`].
+pub async fn stop_shared(handle: &ServerHandle, task: tokio::task::JoinHandle<Result<(), Error>>) {
+    handle.shutdown(Duration::ZERO);
+    within(task).await.unwrap().unwrap();
+}
+
+/// Graceful shutdown of a server started with [`spawn_per_core`].
+pub async fn stop_per_core(
+    handle: &ServerHandle,
+    thread: std::thread::JoinHandle<Result<(), Error>>,
+) {
+    handle.shutdown(Duration::ZERO);
+    join_thread(thread).await.unwrap();
+}
+
+/// A per-core server on 127.0.0.1:0 with SO_REUSEPORT and `threads` workers.
+pub fn reuseport_server(threads: usize) -> tcpserver::ServerBuilder {
+    Server::builder("127.0.0.1:0")
+        .listen_options(tcpserver::ListenOptions::new().reuse_port(true))
+        .threads(threads)
+}
+
+/// A TLS server on 127.0.0.1:0 for `cert`, with resumption.
+pub fn tls_server(cert: &Cert) -> Server {
+    Server::builder("127.0.0.1:0")
+        .tls(server_tls(cert))
+        .build()
+        .unwrap()
+}
+
+/// Log output kept in memory (writing it needs no file descriptor), to check what the
+/// library logged.
+#[derive(Clone, Default)]
+pub struct Logs(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// Installs a global subscriber writing the library's logs at `level` into a `Logs`.
+    pub fn install(level: &str) -> Logs {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(format!("tcpserver={level}"))
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        logs
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
