@@ -271,6 +271,26 @@ impl ServerHandle {
         }
     }
 
+    /// Resolves when a shutdown (graceful or halt) starts: for long-lived tasks that should wind
+    /// down, e.g. a keep-alive connection waiting for its next request. Each poll takes a lock
+    /// shared by all waiters, so on a hot per-connection path prefer checking
+    /// [`is_shutting_down`](Self::is_shutting_down) between requests.
+    ///
+    /// ```no_run
+    /// # async fn f(conn: &mut tcpserver::Connection) {
+    /// use tokio::io::AsyncReadExt;
+    /// let server = conn.server().clone();
+    /// let mut buf = [0u8; 1024];
+    /// tokio::select! {
+    ///     _ = server.shutdown_started() => { /* say goodbye and close */ }
+    ///     n = conn.read(&mut buf) => { let _ = n; }
+    /// }
+    /// # }
+    /// ```
+    pub async fn shutdown_started(&self) {
+        self.shared.stop.cancelled().await
+    }
+
     /// Whether a shutdown (graceful or halt) has started.
     ///
     /// ```no_run

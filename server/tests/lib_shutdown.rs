@@ -203,3 +203,27 @@ async fn dropping_serve_halts() {
     lib_support::eventually(|| handle.active_connections() == 0).await;
     within(handle.stopped()).await;
 }
+
+/// Long-lived handlers can wait for the shutdown signal and finish early.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_can_wait_for_the_shutdown_signal() {
+    let server = Server::builder("127.0.0.1:0").build().unwrap();
+    let addr = server.local_addr();
+    let (handle, task) = spawn_shared(server, |mut conn: Connection| async move {
+        let server = conn.server().clone();
+        let _ = conn.write_all(b"hi").await;
+        let mut buf = [0u8; 16];
+        tokio::select! {
+            _ = server.shutdown_started() => {
+                let _ = conn.write_all(b"bye").await;
+            }
+            _ = conn.read(&mut buf) => {}
+        }
+    });
+    let mut s = open_held(addr).await;
+    handle.shutdown(Duration::ZERO);
+    let mut out = Vec::new();
+    within(s.read_to_end(&mut out)).await.unwrap();
+    assert_eq!(out, b"bye");
+    within(task).await.unwrap().unwrap();
+}
