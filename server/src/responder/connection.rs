@@ -15,14 +15,13 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use super::body::BodyEncoder;
+use super::buffers::{Buffers, READ_BUF};
+use super::reply::Reply;
 use crate::http::{
     BodyDecoder, BodyKind, CONTINUE_100, Limits, ParseError, Parsed, ResponseHead, Status,
     parse_request,
 };
 
-/// Initial read-buffer size: a batch of pipelined small requests fits.
-const READ_BUF: usize = 4096;
 /// Responses are written out early once a batch has produced this much.
 const FLUSH_AT: usize = 256 * 1024;
 /// How long to drain a misbehaving client's input before closing (so it sees the error reply
@@ -34,7 +33,7 @@ const LINGER_BYTES: usize = 256 * 1024;
 /// What every connection of one responder does, shared by all connections.
 #[derive(Debug)]
 pub(crate) struct Settings {
-    pub(crate) body: BodyEncoder,
+    pub(crate) reply: Reply,
     pub(crate) keep_alive: bool,
     pub(crate) sleep: Option<Duration>,
     pub(crate) header_timeout: Duration,
@@ -57,9 +56,9 @@ impl From<io::Error> for End {
 
 /// A byte stream the driver can serve.
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
-    /// Whether to `shutdown()` the stream before dropping it: TLS needs it to send close_notify;
-    /// plain TCP closes by dropping, which saves a syscall.
-    fn close_notify(&self) -> bool;
+    /// Whether the stream buffers and encrypts (TLS): then writes need a `flush()` and the close
+    /// a `shutdown()` (close_notify). Plain TCP needs neither, which saves calls and a syscall.
+    fn is_tls(&self) -> bool;
 
     /// Whether the server is shutting down: then the current batch's last response says
     /// `Connection: close` and the connection ends.
@@ -71,7 +70,7 @@ pub(crate) async fn serve_connection<S: Transport>(io: S, settings: &Settings) {
     let mut conn = Conn::new(io, settings);
     match conn.run().await {
         Ok(Close::Quiet) => {
-            if conn.io.close_notify() {
+            if conn.io.is_tls() {
                 let _ = conn.io.shutdown().await;
             }
         }
@@ -120,13 +119,14 @@ enum Step {
 
 impl<'s, S: Transport> Conn<'s, S> {
     fn new(io: S, settings: &'s Settings) -> Self {
+        let Buffers { read, out } = Buffers::take();
         Conn {
             io,
             settings,
-            rbuf: vec![0; READ_BUF],
+            rbuf: read,
             start: 0,
             end: 0,
-            out: Vec::with_capacity(256 + settings.body.len()),
+            out,
             progress: 0,
             keep_alive: settings.keep_alive,
         }
@@ -136,7 +136,10 @@ impl<'s, S: Transport> Conn<'s, S> {
         let mut pending: Option<PendingBody> = None;
         let mut timer = HeaderTimer::new(self.settings);
         let sleep = std::pin::pin!(tokio::time::sleep_until(timer.deadline));
-        let mut sleep: Pin<&mut Sleep> = sleep;
+        let mut sleep = ArmedSleep {
+            sleep,
+            registered: false,
+        };
         loop {
             let step = self.process(&mut pending).await?;
             if !self.out.is_empty() {
@@ -148,12 +151,12 @@ impl<'s, S: Transport> Conn<'s, S> {
             self.make_room()?;
             // Read, or handle the header timer if it fires first.
             let n = loop {
-                match self.read_or_timer(sleep.as_mut()).await? {
+                match self.read_or_timer(&mut sleep).await? {
                     Some(n) => break n,
                     None => {
                         let partial = self.start < self.end || pending.is_some();
                         match timer.fired(self.progress, partial) {
-                            TimerVerdict::Rearm(deadline) => sleep.as_mut().reset(deadline),
+                            TimerVerdict::Rearm(deadline) => sleep.reset(deadline),
                             TimerVerdict::Idle => return Ok(Close::Quiet),
                             TimerVerdict::HeadTimeout => {
                                 error_reply(&mut self.out, Status::REQUEST_TIMEOUT);
@@ -197,6 +200,9 @@ impl<'s, S: Transport> Conn<'s, S> {
                 }
                 continue;
             }
+            if self.start == self.end {
+                return Ok(Step::Read);
+            }
             let req = match parse_request(&self.rbuf[self.start..self.end], &settings.limits) {
                 Ok(Parsed::Complete(req)) => req,
                 Ok(Parsed::Partial) => return Ok(Step::Read),
@@ -235,14 +241,7 @@ impl<'s, S: Transport> Conn<'s, S> {
         if let Some(delay) = settings.sleep {
             tokio::time::sleep(delay).await;
         }
-        ResponseHead::new(Status::OK)
-            .content_type("text/plain")
-            .content_length(settings.body.len() as u64)
-            .keep_alive(keep_alive)
-            .encode(&mut self.out);
-        if !head_only {
-            settings.body.append(&mut self.out);
-        }
+        settings.reply.append(&mut self.out, keep_alive, head_only);
         self.progress += 1;
         if self.out.len() >= FLUSH_AT {
             self.flush().await?;
@@ -259,7 +258,9 @@ impl<'s, S: Transport> Conn<'s, S> {
 
     async fn flush(&mut self) -> io::Result<()> {
         self.io.write_all(&self.out).await?;
-        self.io.flush().await?;
+        if self.io.is_tls() {
+            self.io.flush().await?;
+        }
         self.out.clear();
         Ok(())
     }
@@ -293,7 +294,7 @@ impl<'s, S: Transport> Conn<'s, S> {
     }
 
     /// Reads into the free part of the buffer; `None` when the timer fired first.
-    async fn read_or_timer(&mut self, mut sleep: Pin<&mut Sleep>) -> io::Result<Option<usize>> {
+    async fn read_or_timer(&mut self, sleep: &mut ArmedSleep<'_>) -> io::Result<Option<usize>> {
         let (io, free) = (&mut self.io, &mut self.rbuf[self.end..]);
         poll_fn(|cx| {
             let mut buf = ReadBuf::new(free);
@@ -302,7 +303,7 @@ impl<'s, S: Transport> Conn<'s, S> {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {}
             }
-            sleep.as_mut().poll(cx).map(|()| Ok(None))
+            sleep.poll_fired(cx).map(|()| Ok(None))
         })
         .await
     }
@@ -324,12 +325,48 @@ impl<'s, S: Transport> Conn<'s, S> {
     }
 }
 
+impl<S> Drop for Conn<'_, S> {
+    fn drop(&mut self) {
+        Buffers {
+            read: std::mem::take(&mut self.rbuf),
+            out: std::mem::take(&mut self.out),
+        }
+        .give();
+    }
+}
+
 /// Queues a body-less error reply that announces the close.
 fn error_reply(out: &mut Vec<u8>, status: Status) {
     ResponseHead::new(status)
         .content_length(0)
         .keep_alive(false)
         .encode(out);
+}
+
+/// The connection's timer. Once polled, its waker stays registered in the timer wheel (the task's
+/// waker does not change), so later polls only check `is_elapsed` instead of going through
+/// `Sleep::poll` (coop budget, waker registration) on every read.
+struct ArmedSleep<'a> {
+    sleep: Pin<&'a mut Sleep>,
+    registered: bool,
+}
+
+impl ArmedSleep<'_> {
+    fn poll_fired(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        if self.registered {
+            if self.sleep.is_elapsed() {
+                return Poll::Ready(());
+            }
+            return Poll::Pending;
+        }
+        self.registered = true;
+        self.sleep.as_mut().poll(cx)
+    }
+
+    fn reset(&mut self, deadline: Instant) {
+        self.sleep.as_mut().reset(deadline);
+        self.registered = false;
+    }
 }
 
 /// The header-read and idle deadlines, checked lazily: the timer is armed once and, when it
@@ -400,11 +437,12 @@ impl HeaderTimer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::responder::body::BodyEncoder;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
     fn settings(keep_alive: bool) -> Settings {
         Settings {
-            body: BodyEncoder::new(b"hello".to_vec(), false),
+            reply: Reply::new(BodyEncoder::new(b"hello".to_vec(), false)),
             keep_alive,
             sleep: None,
             header_timeout: Duration::from_millis(300),
@@ -414,7 +452,7 @@ mod tests {
     }
 
     impl Transport for DuplexStream {
-        fn close_notify(&self) -> bool {
+        fn is_tls(&self) -> bool {
             true
         }
 

@@ -11,7 +11,9 @@
 
 mod args;
 mod body;
+mod buffers;
 mod connection;
+mod reply;
 mod serve;
 mod tls;
 

@@ -10,6 +10,7 @@ use rustls::pki_types::CertificateDer;
 
 use super::body::BodyEncoder;
 use super::connection::{Settings, Transport, serve_connection};
+use super::reply::Reply;
 use super::{KeepAlive, ResponderArgs, ResponderError, RuntimeModel, payload, tls_config};
 use crate::http::Limits;
 use crate::{Connection, ListenOptions, Server, ServerHandle};
@@ -53,7 +54,7 @@ impl Responder {
             ));
         }
         let settings = Arc::new(Settings {
-            body: BodyEncoder::new(payload(args.payload), args.aes128),
+            reply: Reply::new(BodyEncoder::new(payload(args.payload), args.aes128)),
             keep_alive: args.keep_alive == KeepAlive::On,
             sleep: (args.sleep_ms > 0).then(|| Duration::from_millis(args.sleep_ms)),
             header_timeout: Duration::from_millis(args.header_timeout_ms.max(1)),
@@ -61,10 +62,14 @@ impl Responder {
             limits: Limits::default(),
         });
         let per_core = args.runtime == RuntimeModel::PerCore;
+        // TCP_DEFER_ACCEPT: a connection is accepted once its request has arrived, so the first
+        // read succeeds instead of returning EAGAIN and waiting for epoll (keep-alive off: one
+        // syscall and one wakeup less per request).
         let options = ListenOptions::new()
             .reuse_port(per_core)
             .nodelay(true)
-            .backlog(4096);
+            .backlog(4096)
+            .defer_accept(cfg!(target_os = "linux"));
         let mut builder = Server::builder(args.listen.as_str()).listen_options(options);
         builder = if per_core {
             builder.threads(threads)
@@ -138,7 +143,7 @@ impl Responder {
 }
 
 impl Transport for Connection {
-    fn close_notify(&self) -> bool {
+    fn is_tls(&self) -> bool {
         self.is_tls()
     }
 
