@@ -5,6 +5,10 @@
 //! encrypts in user space): use [`Connection::send_file`](crate::Connection::send_file),
 //! [`Connection::splice_to`](crate::Connection::splice_to) and
 //! [`Connection::echo`](crate::Connection::echo), which choose for you.
+//!
+//! `sendfile` and `splice` cannot pass `MSG_NOSIGNAL`: writing to a peer that has gone away
+//! raises `SIGPIPE`, which Rust programs ignore by default (the error comes back as `EPIPE`).
+//! A host program that restores the default `SIGPIPE` action must not use these functions.
 
 use std::fs::File;
 use std::io;
