@@ -274,3 +274,24 @@ fn parse_framed(buf: &[u8]) -> Option<(Response, usize)> {
     }
     parse_one(buf)
 }
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit; `true` if at least `need` descriptors are
+/// then allowed.
+pub fn raise_nofile(need: u64) -> bool {
+    // SAFETY: getrlimit/setrlimit on a local, fully initialised struct.
+    unsafe {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return false;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        }
+        lim.rlim_cur >= need
+    }
+}
