@@ -89,6 +89,11 @@ impl BodyDecoder {
                 }
                 State::ChunkSize => match httparse::parse_chunk_size(rest) {
                     Ok(httparse::Status::Complete((used, size))) => {
+                        // The same limit as for a partial line, so that the outcome does not
+                        // depend on how the bytes were segmented.
+                        if used > MAX_LINE {
+                            return Err(ParseError::InvalidChunk);
+                        }
                         pos += used;
                         self.state = if size == 0 {
                             State::Trailers
@@ -109,7 +114,7 @@ impl BodyDecoder {
                 },
                 State::Trailers => match memchr::memchr(b'\n', rest) {
                     Some(i) => {
-                        if i == 0 || rest[i - 1] != b'\r' {
+                        if i == 0 || rest[i - 1] != b'\r' || i + 1 > MAX_LINE {
                             return Err(ParseError::InvalidChunk);
                         }
                         pos += i + 1;
@@ -212,6 +217,24 @@ mod tests {
             BodyDecoder::new(BodyKind::Chunked).discard(&ext),
             Err(ParseError::InvalidChunk)
         );
+    }
+
+    #[test]
+    fn long_lines_fail_however_they_arrive() {
+        let mut ext = b"0;".to_vec();
+        ext.extend(std::iter::repeat_n(b'a', MAX_LINE + 10));
+        ext.extend_from_slice(b"\r\n\r\n");
+        let mut trailer = b"0\r\nX: ".to_vec();
+        trailer.extend(std::iter::repeat_n(b'b', MAX_LINE + 10));
+        trailer.extend_from_slice(b"\r\n\r\n");
+        for input in [&ext, &trailer] {
+            for step in [1, 7, 100, input.len()] {
+                assert_eq!(
+                    feed(BodyKind::Chunked, input, step),
+                    Err(ParseError::InvalidChunk)
+                );
+            }
+        }
     }
 
     #[test]
