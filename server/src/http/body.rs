@@ -87,6 +87,10 @@ impl BodyDecoder {
                         return Ok(pos);
                     }
                 }
+                // httparse reads an empty size as 0: require a hex digit (RFC 9112 7.1).
+                State::ChunkSize if rest.first().is_some_and(|b| !b.is_ascii_hexdigit()) => {
+                    return Err(ParseError::InvalidChunk);
+                }
                 State::ChunkSize => match httparse::parse_chunk_size(rest) {
                     Ok(httparse::Status::Complete((used, size))) => {
                         // The same limit as for a partial line, so that the outcome does not
@@ -117,16 +121,36 @@ impl BodyDecoder {
                         if i == 0 || rest[i - 1] != b'\r' || i + 1 > MAX_LINE {
                             return Err(ParseError::InvalidChunk);
                         }
-                        pos += i + 1;
                         if i == 1 {
                             self.state = State::Done;
+                        } else if !is_field_line(&rest[..i - 1]) {
+                            return Err(ParseError::InvalidChunk);
                         }
+                        pos += i + 1;
                     }
                     None => return need_more(rest, pos),
                 },
             }
         }
     }
+}
+
+/// Whether a trailer line is a valid `name: value` field line (RFC 9110 5.1, 5.5): a token name
+/// directly followed by `:`, and a value without control characters other than tab.
+fn is_field_line(line: &[u8]) -> bool {
+    let Some(colon) = memchr::memchr(b':', line) else {
+        return false;
+    };
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    !name.is_empty()
+        && name.iter().all(|&b| is_tchar(b))
+        && value
+            .iter()
+            .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// An incomplete line: wait for more bytes unless it is already too long.
@@ -202,6 +226,12 @@ mod tests {
             b"3\nabc\r\n",
             b"0\r\nTrailer\n\r\n",
             b"fffffffffffffffff\r\n",
+            b"\r\nhello\r\n0\r\n\r\n",
+            b" 5\r\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nBad Trailer\r\n\r\n",
+            b"0\r\n: empty-name\r\n\r\n",
+            b"0\r\n folded: x\r\n\r\n",
+            b"0\r\nX: a\x00b\r\n\r\n",
         ] {
             assert_eq!(
                 feed(BodyKind::Chunked, bad, 100),
