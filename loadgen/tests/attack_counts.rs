@@ -124,3 +124,31 @@ fn unreachable_target_is_one_error() {
     let err = run(&cfg("ftp://x/".into(), 10, 1, true)).unwrap_err();
     assert!(matches!(err, AttackError::Url { .. }), "{err}");
 }
+
+#[test]
+fn tls_with_insecure_and_resumption() {
+    let server = TestServer::start_tls();
+    let url = format!("https://localhost:{}/ok", server.addr.port());
+    for keep_alive in [true, false] {
+        let mut c = cfg(url.clone(), 60, 3, keep_alive);
+        c.insecure = true;
+        let r = run(&c).unwrap();
+        assert_eq!(
+            r.result.req2xx, 60,
+            "keep-alive {keep_alive}: {:?}",
+            r.result.error_classes
+        );
+    }
+    // Without -k the self-signed certificate is rejected: connect errors, exactly counted.
+    let r = run(&cfg(url, 5, 1, true)).unwrap();
+    assert_eq!((r.result.error_classes.connect, r.result.requests), (5, 0));
+    // A missing client certificate file is a setup error.
+    let mut c = cfg(
+        format!("https://localhost:{}/ok", server.addr.port()),
+        1,
+        1,
+        true,
+    );
+    c.client_cert = Some(("/nonexistent.pem".into(), "/nonexistent.key".into()));
+    assert!(matches!(run(&c), Err(AttackError::Tls(_))));
+}

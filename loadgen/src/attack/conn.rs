@@ -63,20 +63,46 @@ pub(crate) struct Connector {
         tokio_rustls::TlsConnector,
         rustls::pki_types::ServerName<'static>,
     )>,
-    /// Source addresses to rotate through (loopback targets with keep-alive off), so the
-    /// ephemeral ports of one address are not exhausted by connection churn.
+    /// Spare source addresses (loopback targets), used once the ephemeral ports of the default
+    /// source run out under connection churn.
     pub sources: Vec<IpAddr>,
     pub next_source: Cell<usize>,
+    /// Whether to rotate through `sources` (switched on at the first EADDRNOTAVAIL).
+    pub spread: Cell<bool>,
 }
 
 impl Connector {
     async fn connect(&self) -> io::Result<Stream> {
+        let tcp = match self.connect_tcp().await {
+            // Out of ephemeral ports for this source address: from now on, rotate through the
+            // spare loopback sources (two more syscalls per connection, so only when needed).
+            Err(e)
+                if e.kind() == io::ErrorKind::AddrNotAvailable
+                    && !self.sources.is_empty()
+                    && !self.spread.get() =>
+            {
+                tracing::debug!("ephemeral ports exhausted, spreading source addresses");
+                self.spread.set(true);
+                self.connect_tcp().await?
+            }
+            r => r?,
+        };
+        match &self.tls {
+            None => Ok(Stream::Plain(tcp)),
+            Some((connector, name)) => {
+                let tls = connector.connect(name.clone(), tcp).await?;
+                Ok(Stream::Tls(Box::new(tls)))
+            }
+        }
+    }
+
+    async fn connect_tcp(&self) -> io::Result<TcpStream> {
         let socket = if self.addr.is_ipv4() {
             TcpSocket::new_v4()?
         } else {
             TcpSocket::new_v6()?
         };
-        if !self.sources.is_empty() {
+        if self.spread.get() {
             let i = self.next_source.get();
             self.next_source.set((i + 1) % self.sources.len());
             #[cfg(unix)]
@@ -87,14 +113,7 @@ impl Connector {
             socket.bind(SocketAddr::new(self.sources[i], 0))?;
         }
         socket.set_nodelay(true)?;
-        let tcp = socket.connect(self.addr).await?;
-        match &self.tls {
-            None => Ok(Stream::Plain(tcp)),
-            Some((connector, name)) => {
-                let tls = connector.connect(name.clone(), tcp).await?;
-                Ok(Stream::Tls(Box::new(tls)))
-            }
-        }
+        socket.connect(self.addr).await
     }
 }
 
@@ -211,11 +230,12 @@ async fn exchange(
         }
         let n = match stream.read(&mut buf[filled..]).await {
             Ok(n) => n,
+            // TLS peers often close without close_notify: an end of stream like any other.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
             Err(e) => {
                 return Err(match e.kind() {
                     io::ErrorKind::ConnectionReset
                     | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::UnexpectedEof
                     | io::ErrorKind::BrokenPipe => ErrorClass::PeerClosed,
                     _ => ErrorClass::Read,
                 });

@@ -337,11 +337,7 @@ fn thread_main(
         tx,
         progress,
     );
-    let sources = if shared.keep_alive {
-        Vec::new()
-    } else {
-        conn::loopback_sources(shared.addr, plan.index)
-    };
+    let sources = conn::loopback_sources(shared.addr, plan.index);
     let ctx = Rc::new(ThreadCtx {
         stats: RefCell::new(stats),
         connector: Connector {
@@ -349,6 +345,7 @@ fn thread_main(
             tls: shared.tls.clone(),
             sources,
             next_source: Cell::new(0),
+            spread: Cell::new(false),
         },
         request: shared.request.clone(),
         head_request: shared.head_request,

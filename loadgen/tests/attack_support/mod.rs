@@ -11,7 +11,6 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
 
 /// A running test server; stops accepting when dropped.
 pub struct TestServer {
@@ -22,7 +21,29 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A plain HTTP test server.
     pub fn start() -> TestServer {
+        Self::start_with(None)
+    }
+
+    /// An HTTPS test server with a self-signed certificate for `localhost`.
+    pub fn start_tls() -> TestServer {
+        let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+        let cert = key.cert.der().clone();
+        let pkey = rustls::pki_types::PrivateKeyDer::try_from(key.signing_key.serialize_der())
+            .expect("key");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], pkey)
+        .expect("server config");
+        Self::start_with(Some(Arc::new(config)))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
         let addr = listener.local_addr().expect("local addr");
         let requests = Arc::new(AtomicU64::new(0));
@@ -34,8 +55,21 @@ impl TestServer {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
+                let _ = conn.set_nodelay(true);
                 let r = r.clone();
-                std::thread::spawn(move || serve(conn, &r));
+                match &tls {
+                    None => {
+                        std::thread::spawn(move || serve(conn, &r));
+                    }
+                    Some(config) => {
+                        let Ok(session) = rustls::ServerConnection::new(config.clone()) else {
+                            continue;
+                        };
+                        std::thread::spawn(move || {
+                            serve(rustls::StreamOwned::new(session, conn), &r)
+                        });
+                    }
+                }
             }
         });
         TestServer {
@@ -58,8 +92,7 @@ impl Drop for TestServer {
     }
 }
 
-fn serve(mut conn: TcpStream, requests: &AtomicU64) {
-    let _ = conn.set_nodelay(true);
+fn serve(mut conn: impl Read + Write, requests: &AtomicU64) {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
@@ -116,19 +149,19 @@ fn serve(mut conn: TcpStream, requests: &AtomicU64) {
             }
             "/close" => {
                 let _ = conn.write_all(b"HTTP/1.1 200 OK\r\n\r\nclose-delimited body");
+                let _ = conn.flush();
                 return;
             }
             "/garbage" => b"this is not HTTP at all\r\n\r\n".to_vec(),
             "/early" => return,
             "/stall" => {
                 // Hold the connection until the client gives up.
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
                 let _ = conn.read(&mut chunk);
                 return;
             }
             _ => reply("404 Not Found", "").into_bytes(),
         };
-        if conn.write_all(&out).is_err() || close {
+        if conn.write_all(&out).and_then(|_| conn.flush()).is_err() || close {
             return;
         }
     }
