@@ -14,28 +14,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use reliability_support::PATIENCE;
 use reliability_support::corpus::tls_client_hello;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("test runtime")
-}
-
-/// Polls `cond` every 10 ms until it holds or `within` passes.
-async fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + within;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    cond()
-}
+use reliability_support::{PATIENCE, eventually, runtime};
 
 /// Echoes until EOF; a first byte `P` makes the handler panic instead.
 async fn echo_or_panic<S: AsyncRead + AsyncWrite + Unpin>(mut conn: S) {
@@ -99,6 +79,19 @@ async fn until_closed(stream: &mut TcpStream, within: Duration) -> Option<Durati
     .map(|_| start.elapsed())
 }
 
+/// Graceful shutdown of a server served by the `serving` task; it must return in time.
+async fn stop(
+    handle: &ServerHandle,
+    serving: tokio::task::JoinHandle<Result<(), tcpserver::Error>>,
+) {
+    handle.shutdown(Duration::from_secs(5));
+    timeout(PATIENCE, serving)
+        .await
+        .expect("serve returns")
+        .expect("serve task")
+        .expect("serve ok");
+}
+
 /// Panicking handlers next to working ones: `good` clients all get their echoes, every
 /// panicking connection is closed, the server keeps accepting, and the active count returns
 /// to zero.
@@ -145,12 +138,7 @@ fn panicking_handler_affects_only_its_connection_shared_model() {
         let handle = server.handle();
         let serving = tokio::spawn(server.serve(|conn: Connection| echo_or_panic(conn)));
         panic_scenario(addr, &handle).await;
-        handle.shutdown(Duration::from_secs(5));
-        timeout(PATIENCE, serving)
-            .await
-            .expect("serve returns")
-            .expect("serve task")
-            .expect("serve ok");
+        stop(&handle, serving).await;
     });
 }
 
@@ -264,12 +252,7 @@ fn connection_cap_is_never_exceeded_and_excess_clients_wait() {
             peak.load(Ordering::SeqCst)
         );
         assert!(eventually(PATIENCE, || handle.active_connections() == 0).await);
-        handle.shutdown(Duration::from_secs(5));
-        timeout(PATIENCE, serving)
-            .await
-            .expect("serve returns")
-            .expect("serve task")
-            .expect("serve ok");
+        stop(&handle, serving).await;
     });
 }
 
@@ -393,11 +376,6 @@ fn hostile_tls_clients_close_only_their_own_connection() {
             "{} connections still active",
             handle.active_connections()
         );
-        handle.shutdown(Duration::from_secs(5));
-        timeout(PATIENCE, serving)
-            .await
-            .expect("serve returns")
-            .expect("serve task")
-            .expect("serve ok");
+        stop(&handle, serving).await;
     });
 }

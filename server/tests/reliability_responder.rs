@@ -17,33 +17,15 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use reliability_support::corpus::corpus;
-use reliability_support::{PATIENCE, check, exchange, good_client, read_one_response};
+use reliability_support::{
+    PATIENCE, check, eventually, exchange, good_client, read_one_response, runtime,
+};
 
 /// Starts an in-process responder on 127.0.0.1:0 with extra flags.
 fn responder(flags: &[&str]) -> Responder {
     let mut argv = vec!["responder", "--listen", "127.0.0.1:0", "--threads", "2"];
     argv.extend_from_slice(flags);
     Responder::start(ResponderArgs::parse_from(argv)).expect("start responder")
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("test runtime")
-}
-
-/// Polls `cond` every 10 ms until it holds or `within` passes.
-async fn eventually(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + within;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    cond()
 }
 
 /// Every corpus case on its own connection (8 at a time), both runtime models; a well-behaved
