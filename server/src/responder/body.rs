@@ -88,6 +88,11 @@ impl BodyEncoder {
         self.wire_len
     }
 
+    /// The body when it is the same for every request (no `--aes128`).
+    pub(crate) fn fixed(&self) -> Option<&[u8]> {
+        self.cipher.is_none().then_some(&*self.plain)
+    }
+
     /// Appends one body to `out`, encrypting in place in `out` (no allocation once `out` has
     /// grown to its working size).
     pub(crate) fn append(&self, out: &mut Vec<u8>) {

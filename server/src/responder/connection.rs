@@ -7,7 +7,7 @@
 //! Nothing is allocated per request: both buffers live as long as the connection.
 
 use std::future::{Future, poll_fn};
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
@@ -100,6 +100,8 @@ struct Conn<'s, S> {
     progress: u64,
     /// Keep-alive allowed for this batch (off once the server is shutting down).
     keep_alive: bool,
+    /// The last reply's body is not in `out` yet: it is `settings.reply.deferred_body()`.
+    deferred: bool,
 }
 
 /// A request whose body is still arriving.
@@ -129,6 +131,7 @@ impl<'s, S: Transport> Conn<'s, S> {
             out,
             progress: 0,
             keep_alive: settings.keep_alive,
+            deferred: false,
         }
     }
 
@@ -159,7 +162,7 @@ impl<'s, S: Transport> Conn<'s, S> {
                             TimerVerdict::Rearm(deadline) => sleep.reset(deadline),
                             TimerVerdict::Idle => return Ok(Close::Quiet),
                             TimerVerdict::HeadTimeout => {
-                                error_reply(&mut self.out, Status::REQUEST_TIMEOUT);
+                                error_reply(self.out(), Status::REQUEST_TIMEOUT);
                                 self.flush().await?;
                                 return Err(End::Timeout);
                             }
@@ -225,7 +228,7 @@ impl<'s, S: Transport> Conn<'s, S> {
                 Err(e) => return Ok(self.reject(e)),
             }
             if !decoder.is_done() && expect_continue {
-                self.out.extend_from_slice(CONTINUE_100);
+                self.out().extend_from_slice(CONTINUE_100);
             }
             *pending = Some(PendingBody {
                 decoder,
@@ -241,7 +244,8 @@ impl<'s, S: Transport> Conn<'s, S> {
         if let Some(delay) = settings.sleep {
             tokio::time::sleep(delay).await;
         }
-        settings.reply.append(&mut self.out, keep_alive, head_only);
+        let out = self.out();
+        self.deferred = settings.reply.append(out, keep_alive, head_only);
         self.progress += 1;
         if self.out.len() >= FLUSH_AT {
             self.flush().await?;
@@ -252,12 +256,26 @@ impl<'s, S: Transport> Conn<'s, S> {
     /// Queues the error reply for a request that cannot be framed; the connection closes after.
     fn reject(&mut self, e: ParseError) -> Step {
         tracing::debug!("bad request: {e}");
-        error_reply(&mut self.out, e.status());
+        error_reply(self.out(), e.status());
         Step::Close(Close::Linger)
     }
 
+    /// The output buffer, after completing the previous reply with its deferred body.
+    fn out(&mut self) -> &mut Vec<u8> {
+        if std::mem::take(&mut self.deferred) {
+            self.out
+                .extend_from_slice(self.settings.reply.deferred_body());
+        }
+        &mut self.out
+    }
+
     async fn flush(&mut self) -> io::Result<()> {
-        self.io.write_all(&self.out).await?;
+        if std::mem::take(&mut self.deferred) {
+            let body = self.settings.reply.deferred_body();
+            write_all_pair(&mut self.io, &self.out, body).await?;
+        } else {
+            self.io.write_all(&self.out).await?;
+        }
         if self.io.is_tls() {
             self.io.flush().await?;
         }
@@ -333,6 +351,32 @@ impl<S> Drop for Conn<'_, S> {
         }
         .give();
     }
+}
+
+/// Writes `a` then `b` with vectored writes (one `writev` when the socket takes it all).
+async fn write_all_pair<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    mut a: &[u8],
+    mut b: &[u8],
+) -> io::Result<()> {
+    while !a.is_empty() || !b.is_empty() {
+        let n = if a.is_empty() {
+            io.write(b).await?
+        } else {
+            io.write_vectored(&[IoSlice::new(a), IoSlice::new(b)])
+                .await?
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        if n < a.len() {
+            a = &a[n..];
+        } else {
+            b = &b[n - a.len()..];
+            a = &[];
+        }
+    }
+    Ok(())
 }
 
 /// Queues a body-less error reply that announces the close.
@@ -496,6 +540,40 @@ mod tests {
         assert_eq!(text.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{text}");
         assert_eq!(text.matches("Connection: keep-alive\r\n").count(), 3);
         assert_eq!(text.matches("Content-Length: 5\r\n").count(), 3);
+    }
+
+    #[tokio::test]
+    async fn large_bodies_written_without_copy_stay_in_order() {
+        let mut s = settings(true);
+        s.reply = Reply::new(BodyEncoder::new(vec![b'z'; 5000], false));
+        let (mut client, _task) = start(s);
+        let req = "GET / HTTP/1.1\r\nHost: x\r\n\r\nHEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nPUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n";
+        client.write_all(req.as_bytes()).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0; 65536];
+        while !got.ends_with(CONTINUE_100) {
+            let k = client.read(&mut buf).await.unwrap();
+            assert!(k > 0);
+            got.extend_from_slice(&buf[..k]);
+        }
+        client.write_all(b"ok").await.unwrap();
+        while got.iter().filter(|&&b| b == b'z').count() < 15000 {
+            let k = client.read(&mut buf).await.unwrap();
+            assert!(k > 0);
+            got.extend_from_slice(&buf[..k]);
+        }
+        let text = String::from_utf8(got).unwrap();
+        let z = "z".repeat(5000);
+        let parts: Vec<&str> = text.split("HTTP/1.1 ").collect();
+        assert_eq!(parts.len(), 6, "{}", text.len());
+        assert!(parts[1].starts_with("200 OK") && parts[1].ends_with(&z));
+        assert!(
+            parts[2].starts_with("200 OK") && parts[2].ends_with("\r\n\r\n"),
+            "HEAD"
+        );
+        assert!(parts[3].ends_with(&z));
+        assert_eq!(parts[4], "100 Continue\r\n\r\n");
+        assert!(parts[5].ends_with(&z));
     }
 
     #[tokio::test]
