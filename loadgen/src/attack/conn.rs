@@ -174,25 +174,32 @@ impl AsyncWrite for Stream {
 }
 
 /// A per-connection timeout that is cheap per request: the timer is only re-armed when it fires
-/// early (at most once per timeout period), never per request.
+/// early (at most once per timeout period), never per request, and once registered it is only
+/// checked (`is_elapsed`, an atomic load) rather than polled on every wake-up.
 struct LazyTimer {
     sleep: Pin<Box<Sleep>>,
+    /// The sleep is registered with the timer driver for this task's waker.
+    registered: bool,
 }
 
 impl LazyTimer {
     fn new(first_deadline: Instant) -> Self {
         LazyTimer {
             sleep: Box::pin(tokio::time::sleep_until(first_deadline.into())),
+            registered: false,
         }
     }
 
     /// Runs `fut` until it finishes (`Some`) or `deadline` passes (`None`). Deadlines given to one
-    /// timer must not decrease.
+    /// timer must not decrease, and the timer must stay within one task.
     async fn run<F: Future>(&mut self, deadline: Instant, fut: F) -> Option<F::Output> {
         let mut fut = pin!(fut);
         poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
                 return Poll::Ready(Some(v));
+            }
+            if self.registered && !self.sleep.is_elapsed() {
+                return Poll::Pending;
             }
             while self.sleep.as_mut().poll(cx).is_ready() {
                 if Instant::now() >= deadline {
@@ -200,6 +207,7 @@ impl LazyTimer {
                 }
                 self.sleep.as_mut().reset(deadline.into());
             }
+            self.registered = true;
             Poll::Pending
         })
         .await
