@@ -156,8 +156,15 @@ fn slowloris_connections_are_cut_off_and_do_not_block_others() {
             "{} slow connections closed late",
             late.len()
         );
-        let served: Vec<_> = outcomes.iter().filter(|o| o.status == Some(200)).collect();
-        assert!(served.is_empty(), "slow clients served: {}", served.len());
+        let answered: Vec<_> = outcomes
+            .iter()
+            .filter(|o| !matches!(o.status, None | Some(408)))
+            .map(|o| o.status)
+            .collect();
+        assert!(
+            answered.is_empty(),
+            "slow clients answered with {answered:?}"
+        );
         let sent_max = outcomes.iter().map(|o| o.sent).max().unwrap_or(0);
         assert!(
             sent_max < SLOWLORIS_HEAD.len(),
