@@ -317,11 +317,14 @@ pub(crate) async fn connection(ctx: std::rc::Rc<ThreadCtx>, first_send: Instant)
         let deadline = start + ctx.timeout;
         let recorded_start = intended.unwrap_or(start);
 
+        let mut sent = start;
         let s = match stream.as_mut() {
             Some(s) => s,
             None => match timer.run(deadline, ctx.connector.connect()).await {
                 Some(Ok(s)) => {
-                    ctx.stats.borrow_mut().connected(start, Instant::now());
+                    // Latency counts from the send; connect time is recorded on its own.
+                    sent = Instant::now();
+                    ctx.stats.borrow_mut().connected(start, sent);
                     stream.insert(s)
                 }
                 Some(Err(_)) | None => {
@@ -336,11 +339,6 @@ pub(crate) async fn connection(ctx: std::rc::Rc<ThreadCtx>, first_send: Instant)
                     continue;
                 }
             },
-        };
-        let sent = if ctx.keep_alive {
-            start
-        } else {
-            Instant::now()
         };
         let mut bytes_read = 0;
         let outcome = timer

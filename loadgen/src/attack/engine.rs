@@ -84,6 +84,11 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
     if cfg.duration == Some(Duration::ZERO) {
         return Err(AttackError::Config("duration must be positive".into()));
     }
+    if cfg.requests.is_some() && cfg.duration.is_none() && !cfg.warmup.is_zero() {
+        return Err(AttackError::Config(
+            "warmup needs a timed run (-d), not a request count (-n)".into(),
+        ));
+    }
     if cfg.timeout.is_zero() {
         return Err(AttackError::Config("timeout must be positive".into()));
     }
@@ -178,7 +183,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         let plan = ThreadPlan {
             index,
             connections: first_conn..first_conn + conns,
-            // With -n and warmup, the warmup requests come on top of the n measured ones.
+            // With -d, -n and warmup together the count is not enforced (warmup would use it up).
             tickets: cfg
                 .requests
                 .filter(|_| cfg.warmup.is_zero())
