@@ -204,9 +204,10 @@ impl Server {
     {
         let (listener, handle, config, svc) = self.into_parts(handler);
         let shared = Arc::clone(&handle.shared);
+        // From here on, returning or being dropped early marks the server as finished.
+        let mut guard = HaltOnDrop(Some(&shared));
         let listener = Arc::new(TcpListener::from_std(listener)?);
         let set_nodelay = config.options.nodelay && !sys::NODELAY_INHERITED;
-        let mut guard = HaltOnDrop(Some(&shared));
 
         let mut loops = Vec::with_capacity(config.loops);
         for i in 0..config.loops {

@@ -150,3 +150,27 @@ fn linux_only_options_are_unsupported_elsewhere() {
         .build();
     assert!(matches!(r, Err(tcpserver::Error::Unsupported(_))));
 }
+
+/// IPV6_V6ONLY in action: a `[::]` listener takes IPv4 clients only when it is off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_v6_decides_whether_ipv4_clients_get_in() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("IPv6 unavailable; skipping");
+        return;
+    }
+    for v6only in [false, true] {
+        let server = Server::builder("[::]:0")
+            .listen_options(ListenOptions::new().only_v6(v6only))
+            .build()
+            .unwrap();
+        let v4 = std::net::SocketAddr::from(([127, 0, 0, 1], server.local_addr().port()));
+        let (handle, task) = spawn_shared(server, |c| lib_support::greet(c, b"dual"));
+        let got = within(read_all(v4)).await;
+        if v6only {
+            assert!(got.is_err(), "IPv4 client refused by a v6-only listener");
+        } else {
+            assert_eq!(got.unwrap(), b"dual");
+        }
+        lib_support::stop_shared(&handle, task).await;
+    }
+}

@@ -145,3 +145,13 @@ async fn per_core_workers_are_pinned() {
     }
     lib_support::stop_per_core(&handle, thread).await;
 }
+
+/// `serve` also runs on a current-thread runtime (tokio's default for `#[tokio::test]`).
+#[tokio::test]
+async fn shared_model_on_a_current_thread_runtime() {
+    let server = Server::builder("127.0.0.1:0").loops(2).build().unwrap();
+    let addr = server.local_addr();
+    let (handle, task) = spawn_shared(server, echo_once);
+    hammer(addr, 20).await;
+    lib_support::stop_shared(&handle, task).await;
+}
