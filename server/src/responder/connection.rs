@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use super::buffers::{Buffers, READ_BUF};
+use super::buffers::{READ_BUF, give_out, give_read, take_out, take_read};
 use super::reply::Reply;
 use crate::http::{
     BodyDecoder, BodyKind, CONTINUE_100, Limits, ParseError, Parsed, ResponseHead, Status,
@@ -121,14 +121,13 @@ enum Step {
 
 impl<'s, S: Transport> Conn<'s, S> {
     fn new(io: S, settings: &'s Settings) -> Self {
-        let Buffers { read, out } = Buffers::take();
         Conn {
             io,
             settings,
-            rbuf: read,
+            rbuf: Vec::new(),
             start: 0,
             end: 0,
-            out,
+            out: Vec::new(),
             progress: 0,
             keep_alive: settings.keep_alive,
             deferred: false,
@@ -260,8 +259,12 @@ impl<'s, S: Transport> Conn<'s, S> {
         Step::Close(Close::Linger)
     }
 
-    /// The output buffer, after completing the previous reply with its deferred body.
+    /// The output buffer (taken from the pool for this batch), after completing the previous
+    /// reply with its deferred body.
     fn out(&mut self) -> &mut Vec<u8> {
+        if self.out.capacity() == 0 {
+            self.out = take_out();
+        }
         if std::mem::take(&mut self.deferred) {
             self.out
                 .extend_from_slice(self.settings.reply.deferred_body());
@@ -279,15 +282,19 @@ impl<'s, S: Transport> Conn<'s, S> {
         if self.io.is_tls() {
             self.io.flush().await?;
         }
-        self.out.clear();
+        give_out(std::mem::take(&mut self.out));
         Ok(())
     }
 
-    /// Moves unconsumed input to the front and grows the buffer when a partial request fills it.
+    /// Gives the read buffer back if everything was consumed; else moves the unconsumed input to
+    /// the front (the connection keeps the buffer) and grows it when a partial request fills it.
     fn make_room(&mut self) -> Result<(), End> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
+            if !self.rbuf.is_empty() {
+                give_read(std::mem::take(&mut self.rbuf));
+            }
             return Ok(());
         }
         if self.start > 0 {
@@ -312,14 +319,32 @@ impl<'s, S: Transport> Conn<'s, S> {
     }
 
     /// Reads into the free part of the buffer; `None` when the timer fired first.
+    ///
+    /// Without a partial request the connection holds no read buffer: it takes one from the
+    /// pool for each poll and keeps it only if data arrived.
     async fn read_or_timer(&mut self, sleep: &mut ArmedSleep<'_>) -> io::Result<Option<usize>> {
-        let (io, free) = (&mut self.io, &mut self.rbuf[self.end..]);
+        let (io, rbuf, end) = (&mut self.io, &mut self.rbuf, self.end);
         poll_fn(|cx| {
-            let mut buf = ReadBuf::new(free);
-            match Pin::new(&mut *io).poll_read(cx, &mut buf) {
-                Poll::Ready(Ok(())) => return Poll::Ready(Ok(Some(buf.filled().len()))),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {}
+            let borrowed = rbuf.is_empty();
+            if borrowed {
+                *rbuf = take_read();
+            }
+            let mut buf = ReadBuf::new(&mut rbuf[end..]);
+            let polled = Pin::new(&mut *io).poll_read(cx, &mut buf);
+            let n = buf.filled().len();
+            match polled {
+                Poll::Ready(Ok(())) if n > 0 => return Poll::Ready(Ok(Some(n))),
+                Poll::Ready(result) => {
+                    if borrowed {
+                        give_read(std::mem::take(rbuf));
+                    }
+                    return Poll::Ready(result.map(|()| Some(0)));
+                }
+                Poll::Pending => {
+                    if borrowed {
+                        give_read(std::mem::take(rbuf));
+                    }
+                }
             }
             sleep.poll_fired(cx).map(|()| Ok(None))
         })
@@ -330,6 +355,9 @@ impl<'s, S: Transport> Conn<'s, S> {
     /// a connection reset caused by closing with unread data.
     async fn linger(&mut self) {
         let _ = self.io.shutdown().await;
+        if self.rbuf.is_empty() {
+            self.rbuf = take_read();
+        }
         let drain = async {
             let mut drained = 0;
             while drained < LINGER_BYTES {
@@ -345,11 +373,8 @@ impl<'s, S: Transport> Conn<'s, S> {
 
 impl<S> Drop for Conn<'_, S> {
     fn drop(&mut self) {
-        Buffers {
-            read: std::mem::take(&mut self.rbuf),
-            out: std::mem::take(&mut self.out),
-        }
-        .give();
+        give_read(std::mem::take(&mut self.rbuf));
+        give_out(std::mem::take(&mut self.out));
     }
 }
 
