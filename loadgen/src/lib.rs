@@ -1,5 +1,30 @@
 //! loadgen: a bombardier-compatible HTTP/1.1 load generator with exact HDR latency histograms,
 //! and the tcpserver benchmark scenario runner.
+//!
+//! - [`attack`]: the load engine. Thread-per-core: every client thread runs its own
+//!   current-thread tokio runtime with its share of the connections, records into its own HDR
+//!   histograms (1 µs to 60 s, 3 significant digits), and the shares are merged at the end. The
+//!   response parser ([`attack::response`]) is sans-I/O and allocation-free.
+//! - [`report`]: the [`report::Report`] model (bombardier's JSON schema plus percentiles, error
+//!   classes, the serialized histogram, a per-second timeline), plain-text output and exact
+//!   merging of several processes' reports.
+//! - [`runner`], [`scenario`], [`contender`], [`results`], [`plot`], [`machine`]: the benchmark
+//!   scenario runner and its charts.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use loadgen::attack::{run, AttackConfig};
+//!
+//! let report = run(&AttackConfig {
+//!     url: "http://127.0.0.1:8080/".into(),
+//!     connections: 1000,
+//!     duration: Some(Duration::from_secs(10)),
+//!     threads: 1,
+//!     ..Default::default()
+//! })?;
+//! println!("{:.0} req/s, p99 {} µs", report.result.rps.mean, report.result.latency.percentiles["99"]);
+//! # Ok::<(), loadgen::attack::AttackError>(())
+//! ```
 
 pub mod attack;
 pub mod contender;

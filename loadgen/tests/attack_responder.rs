@@ -83,3 +83,36 @@ fn tls_insecure() {
     assert_eq!((r.result.req2xx, r.result.error_classes.total()), (200, 0));
     server.handle().shutdown(Duration::from_secs(5));
 }
+
+#[test]
+fn rate_mode_corrects_for_coordinated_omission() {
+    // One connection asked for 100 req/s against a server that takes 50 ms: the sends fall
+    // behind their schedule, which the corrected latency shows and the plain latency hides.
+    let server = responder(&["--sleep-ms", "50"]);
+    let cfg = AttackConfig {
+        url: format!("http://{}/", server.local_addr()),
+        connections: 1,
+        threads: 1,
+        rate: Some(100.0),
+        duration: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let r = run(&cfg).unwrap();
+    let res = &r.result;
+    assert!(res.requests >= 5 && res.requests <= 21, "{}", res.requests);
+    assert!(
+        res.late_sends + 1 >= res.requests,
+        "{} late of {}",
+        res.late_sends,
+        res.requests
+    );
+    let corrected = res.corrected_latency.as_ref().expect("corrected");
+    assert!(res.latency.percentiles["50"] >= 50_000);
+    assert!(
+        corrected.max > 3.0 * res.latency.max,
+        "corrected {} vs {}",
+        corrected.max,
+        res.latency.max
+    );
+    server.handle().shutdown(Duration::from_secs(5));
+}
