@@ -205,3 +205,45 @@ async fn tls_uses_the_buffered_path() {
     lib_support::stop_shared(&handle, task).await;
     let _ = std::fs::remove_file(path);
 }
+
+/// `Connection::splice_to` between two accepted connections: what client B sends arrives at
+/// client A, byte-exact (splice for plain TCP).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn splice_between_two_connections() {
+    let parked: Arc<Mutex<Option<Connection>>> = Arc::default();
+    let server = Server::builder("127.0.0.1:0").build().unwrap();
+    let addr = server.local_addr();
+    let slot = parked.clone();
+    let (handle, task) = spawn_shared(server, move |mut conn: Connection| {
+        let slot = slot.clone();
+        async move {
+            let mut role = [0u8; 1];
+            conn.read_exact(&mut role).await.unwrap();
+            if &role == b"A" {
+                *slot.lock().unwrap() = Some(conn);
+                return; // the connection lives on in the slot
+            }
+            let mut a = slot.lock().unwrap().take().expect("A connects first");
+            let n = conn.splice_to(&mut a).await.unwrap();
+            assert_eq!(n, 4 * MIB as u64);
+            // Dropping `a` closes client A's connection: it sees EOF after the data.
+        }
+    });
+    let mut a = within(TcpStream::connect(addr)).await.unwrap();
+    a.write_all(b"A").await.unwrap();
+    lib_support::eventually(|| parked.lock().unwrap().is_some()).await;
+    let data = pattern(4 * MIB);
+    let mut b = within(TcpStream::connect(addr)).await.unwrap();
+    let feed = data.clone();
+    let writer = tokio::spawn(async move {
+        b.write_all(b"B").await.unwrap();
+        b.write_all(&feed).await.unwrap();
+        b.shutdown().await.unwrap();
+        b
+    });
+    let mut got = Vec::new();
+    within(a.read_to_end(&mut got)).await.unwrap();
+    assert!(got == data, "byte-exact from B to A");
+    drop(within(writer).await.unwrap());
+    lib_support::stop_shared(&handle, task).await;
+}
