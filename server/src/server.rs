@@ -182,7 +182,8 @@ impl Server {
     ///
     /// Returns after a shutdown ([`ServerHandle::shutdown`], [`ServerHandle::halt`],
     /// `max_accept`) once every connection is closed, or with [`Error::Accept`] if the listener
-    /// fails for good. Dropping the returned future halts the server.
+    /// fails for good (once the open connections have finished, as after a graceful shutdown
+    /// without deadline). Dropping the returned future halts the server.
     ///
     /// Must be called inside a tokio runtime with I/O and time enabled.
     ///
