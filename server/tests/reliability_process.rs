@@ -33,7 +33,10 @@ impl ResponderProcess {
     /// Starts `responder --listen 127.0.0.1:0 <flags>`, with RLIMIT_NOFILE lowered to
     /// `nofile` in the child if given, and waits for its `listening on` line.
     fn start(flags: &[&str], nofile: Option<u64>) -> ResponderProcess {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_responder"));
+        // RELIABILITY_RESPONDER_BIN: measure another build (e.g. target/release/responder).
+        let bin = std::env::var_os("RELIABILITY_RESPONDER_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_responder").into());
+        let mut cmd = Command::new(bin);
         cmd.args(["--listen", "127.0.0.1:0"])
             .args(flags)
             // The expected EMFILE back-off warnings would flood the test output.
