@@ -69,6 +69,10 @@ pub(crate) struct Connector {
     pub next_source: Cell<usize>,
     /// Whether to rotate through `sources` (switched on at the first EADDRNOTAVAIL).
     pub spread: Cell<bool>,
+    /// Set TCP_NODELAY. Needed with keep-alive and TLS (handshake and request are separate
+    /// writes); with one plain request per connection, written in one go,
+    /// Nagle's algorithm never delays anything and the setsockopt is a syscall per request.
+    pub nodelay: bool,
 }
 
 impl Connector {
@@ -112,7 +116,9 @@ impl Connector {
             }
             socket.bind(SocketAddr::new(self.sources[i], 0))?;
         }
-        socket.set_nodelay(true)?;
+        if self.nodelay {
+            socket.set_nodelay(true)?;
+        }
         socket.connect(self.addr).await
     }
 }
