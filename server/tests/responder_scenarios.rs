@@ -165,7 +165,16 @@ fn sleep_delays_each_request_without_blocking_others() {
 
 #[test]
 fn shared_runtime_model() {
-    let server = start(&["--runtime", "shared", "--threads", "2", "--payload", "1024"]);
+    let server = start(&[
+        "--runtime",
+        "shared",
+        "--threads",
+        "2",
+        "--payload",
+        "1024",
+        "--pin-cpus",
+        "0",
+    ]);
     let seen = concurrent_gets(server.addr, 4, 10);
     assert_eq!(seen.len(), 40);
     assert!(seen.iter().all(|s| s.status == 200 && s.body.len() == 1024));
