@@ -69,9 +69,10 @@ pub(crate) struct Connector {
     pub next_source: Cell<usize>,
     /// Whether to rotate through `sources` (switched on at the first EADDRNOTAVAIL).
     pub spread: Cell<bool>,
-    /// Set TCP_NODELAY. Needed with keep-alive and TLS (handshake and request are separate
-    /// writes); with one plain request per connection, written in one go,
-    /// Nagle's algorithm never delays anything and the setsockopt is a syscall per request.
+    /// Set TCP_NODELAY. Needed with keep-alive, TLS (handshake and request are separate writes)
+    /// and requests larger than a segment; for one small plain request per connection, written
+    /// in one go, Nagle's algorithm never delays anything and the setsockopt is a syscall per
+    /// request.
     pub nodelay: bool,
 }
 

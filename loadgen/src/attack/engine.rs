@@ -351,7 +351,7 @@ fn thread_main(
             sources,
             next_source: Cell::new(0),
             spread: Cell::new(false),
-            nodelay: shared.keep_alive || shared.tls.is_some(),
+            nodelay: shared.keep_alive || shared.tls.is_some() || shared.request.len() > 1200,
         },
         request: shared.request.clone(),
         head_request: shared.head_request,
