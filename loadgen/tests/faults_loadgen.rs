@@ -69,33 +69,45 @@ fn counts(report: &Report) -> Counts {
     }
 }
 
-/// Runs `REQUESTS` requests against a server answering every one with `fault` and checks the
-/// counters are exactly `expected`, and that the server read exactly `REQUESTS` requests.
+/// Runs `REQUESTS` requests against a server answering every one with `fault`, with keep-alive
+/// on and off, and checks the counters are exactly `expected`, and that the server read exactly
+/// `REQUESTS` requests.
 fn exact(fault: Fault, expected: Counts) {
-    let server = FaultServer::start(fault.clone());
-    let (report, elapsed) = attack(config(server.url()));
-    let report = report.unwrap_or_else(|e| panic!("{fault:?}: run failed: {e}"));
-    assert_eq!(counts(&report), expected, "{fault:?} (after {elapsed:?})");
-    let r = &report.result;
-    assert_eq!(
-        r.requests + r.error_classes.total(),
-        REQUESTS,
-        "{fault:?}: every request is a response or an error"
-    );
-    assert_eq!(r.in_flight_at_deadline, 0);
-    if matches!(fault, Fault::CloseOnAccept) {
-        // One connection per request (plus loadgen's reachability probe), nothing read.
-        assert!(server.connections() > REQUESTS, "{fault:?}: connections");
-    } else {
+    for keep_alive in [true, false] {
+        let server = FaultServer::start(fault.clone());
+        let cfg = AttackConfig {
+            keep_alive,
+            ..config(server.url())
+        };
+        let (report, elapsed) = attack(cfg);
+        let what = format!("{fault:?} keep-alive {keep_alive}");
+        let report = report.unwrap_or_else(|e| panic!("{what}: run failed: {e}"));
+        assert_eq!(counts(&report), expected, "{what} (after {elapsed:?})");
+        let r = &report.result;
         assert_eq!(
-            server.requests(),
+            r.requests + r.error_classes.total(),
             REQUESTS,
-            "{fault:?}: requests read by the server"
+            "{what}: every request is a response or an error"
         );
+        assert_eq!(r.in_flight_at_deadline, 0);
+        if matches!(fault, Fault::CloseOnAccept) {
+            // One connection per request (plus loadgen's reachability probe), nothing read.
+            assert!(server.connections() > REQUESTS, "{what}: connections");
+        } else {
+            assert_eq!(
+                server.requests(),
+                REQUESTS,
+                "{what}: requests read by the server"
+            );
+        }
+        if !keep_alive {
+            // A new connection per request, plus the reachability probe.
+            assert_eq!(server.connections(), REQUESTS + 1, "{what}: connections");
+        }
+        // Errors are listed bombardier-style too.
+        let listed: u64 = r.errors.iter().map(|e| e.count).sum();
+        assert_eq!(listed, r.error_classes.total(), "{what}: errors list");
     }
-    // Errors are listed bombardier-style too.
-    let listed: u64 = r.errors.iter().map(|e| e.count).sum();
-    assert_eq!(listed, r.error_classes.total(), "{fault:?}: errors list");
 }
 
 fn errors(f: impl FnOnce(&mut ErrorClasses)) -> ErrorClasses {
