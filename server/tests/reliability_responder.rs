@@ -30,6 +30,7 @@ fn responder(flags: &[&str]) -> Responder {
 
 /// Every corpus case on its own connection (8 at a time), both runtime models; a well-behaved
 /// keep-alive client is served correctly the whole time; afterwards no connection is left.
+/// `RELIABILITY_VERBOSE=1` lists what the server answered to each case.
 #[test]
 fn malformed_corpus_gets_4xx_or_close_and_never_disturbs_a_good_client() {
     let cases = corpus();
@@ -59,7 +60,19 @@ fn malformed_corpus_gets_4xx_or_close_and_never_disturbs_a_good_client() {
                 for task in tasks {
                     let (case, outcome) = task.await.expect("case task");
                     let verdict = match outcome {
-                        Ok(outcome) => check(&case, &outcome),
+                        Ok(outcome) => {
+                            if std::env::var_os("RELIABILITY_VERBOSE").is_some() {
+                                let statuses: Vec<u16> =
+                                    outcome.responses.iter().map(|r| r.status).collect();
+                                eprintln!(
+                                    "{model:8} {:34} {:?} -> {statuses:?}{}",
+                                    case.name,
+                                    case.expect,
+                                    if outcome.reset { " reset" } else { " close" }
+                                );
+                            }
+                            check(&case, &outcome)
+                        }
                         Err(e) => Err(format!("connect/IO error: {e}")),
                     };
                     if let Err(why) = verdict {
