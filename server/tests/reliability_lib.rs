@@ -79,17 +79,59 @@ async fn until_closed(stream: &mut TcpStream, within: Duration) -> Option<Durati
     .map(|_| start.elapsed())
 }
 
-/// Graceful shutdown of a server served by the `serving` task; it must return in time.
-async fn stop(
-    handle: &ServerHandle,
-    serving: tokio::task::JoinHandle<Result<(), tcpserver::Error>>,
-) {
-    handle.shutdown(Duration::from_secs(5));
-    timeout(PATIENCE, serving)
-        .await
-        .expect("serve returns")
-        .expect("serve task")
-        .expect("serve ok");
+/// A server serving on its own thread in one of the two runtime models.
+struct Running {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    thread: std::thread::JoinHandle<Result<(), tcpserver::Error>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Model {
+    /// `serve` on a 2-worker multi-thread runtime, 2 accept loops.
+    Shared,
+    /// `serve_per_core` with 2 threads.
+    PerCore,
+}
+
+const MODELS: [Model; 2] = [Model::Shared, Model::PerCore];
+
+impl Running {
+    /// Builds `builder` for `model` and serves `handler` on a new thread.
+    fn start<H, F>(builder: tcpserver::ServerBuilder, model: Model, handler: H) -> Running
+    where
+        H: Fn(Connection) -> F + Send + Sync + 'static,
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let server = match model {
+            Model::Shared => builder.loops(2),
+            Model::PerCore => builder.threads(2),
+        }
+        .build()
+        .expect("build server");
+        let (addr, handle) = (server.local_addr(), server.handle());
+        let thread = std::thread::spawn(move || match model {
+            Model::Shared => runtime().block_on(server.serve(handler)),
+            Model::PerCore => server.serve_per_core(handler),
+        });
+        Running {
+            addr,
+            handle,
+            thread,
+        }
+    }
+
+    /// Graceful shutdown; `serve` must return within its deadline.
+    fn stop(self) {
+        let began = Instant::now();
+        self.handle.shutdown(Duration::from_secs(5));
+        self.thread.join().expect("serve thread").expect("serve ok");
+        assert!(
+            began.elapsed() < PATIENCE,
+            "serve took {:?}",
+            began.elapsed()
+        );
+    }
 }
 
 /// Panicking handlers next to working ones: `good` clients all get their echoes, every
@@ -127,62 +169,47 @@ async fn panic_scenario(addr: SocketAddr, handle: &ServerHandle) {
 }
 
 #[test]
-fn panicking_handler_affects_only_its_connection_shared_model() {
-    let rt = runtime();
-    rt.block_on(async {
-        let server = Server::builder("127.0.0.1:0")
-            .loops(2)
-            .build()
-            .expect("build");
-        let addr = server.local_addr();
-        let handle = server.handle();
-        let serving = tokio::spawn(server.serve(|conn: Connection| echo_or_panic(conn)));
-        panic_scenario(addr, &handle).await;
-        stop(&handle, serving).await;
-    });
-}
-
-#[test]
-fn panicking_handler_affects_only_its_connection_per_core_model() {
-    let server = Server::builder("127.0.0.1:0")
-        .threads(2)
-        .build()
-        .expect("build");
-    let addr = server.local_addr();
-    let handle = server.handle();
-    let serving =
-        std::thread::spawn(move || server.serve_per_core(|conn: Connection| echo_or_panic(conn)));
-    runtime().block_on(panic_scenario(addr, &handle));
-    handle.shutdown(Duration::from_secs(5));
-    serving.join().expect("serve thread").expect("serve ok");
+fn panicking_handler_affects_only_its_connection() {
+    for model in MODELS {
+        let server = Running::start(Server::builder("127.0.0.1:0"), model, |conn: Connection| {
+            echo_or_panic(conn)
+        });
+        runtime().block_on(panic_scenario(server.addr, &server.handle));
+        server.stop();
+    }
 }
 
 /// With `max_connections(8)`, 40 concurrent clients: never more than 8 handlers run at once
 /// (nor 8 counted active), the 9th waits (not dropped) until a slot frees, and all are served.
 #[test]
 fn connection_cap_is_never_exceeded_and_excess_clients_wait() {
+    for model in MODELS {
+        connection_cap(model);
+    }
+}
+
+fn connection_cap(model: Model) {
     const CAP: usize = 8;
-    let rt = runtime();
-    rt.block_on(async {
-        let server = Server::builder("127.0.0.1:0")
-            .max_connections(CAP)
-            .build()
-            .expect("build");
-        let addr = server.local_addr();
-        let handle = server.handle();
-        let live = Arc::new(AtomicUsize::new(0));
-        let peak = Arc::new(AtomicUsize::new(0));
-        let (l, p) = (live.clone(), peak.clone());
-        let serving = tokio::spawn(server.serve(move |conn: Connection| {
+    let live = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (l, p) = (live.clone(), peak.clone());
+    let server = Running::start(
+        Server::builder("127.0.0.1:0").max_connections(CAP),
+        model,
+        move |mut conn: Connection| {
             let (live, peak) = (l.clone(), p.clone());
             async move {
                 let now = live.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
-                echo_or_panic(conn).await;
+                echo_or_panic(&mut conn).await;
+                // Count the handler done before the connection (and its permit) is released.
                 live.fetch_sub(1, Ordering::SeqCst);
+                drop(conn);
             }
-        }));
-
+        },
+    );
+    let (addr, handle) = (server.addr, server.handle.clone());
+    runtime().block_on(async {
         // Fill the cap with connections that are served and held open.
         let mut holders = Vec::new();
         for _ in 0..CAP {
@@ -203,7 +230,7 @@ fn connection_cap_is_never_exceeded_and_excess_clients_wait() {
             timeout(Duration::from_millis(500), extra.read_exact(&mut b))
                 .await
                 .is_err(),
-            "a connection past the cap was served"
+            "{model:?}: a connection past the cap was served"
         );
         assert!(handle.active_connections() <= CAP);
         // Free one slot: the waiting connection is served.
@@ -245,15 +272,18 @@ fn connection_cap_is_never_exceeded_and_excess_clients_wait() {
                 .expect("client served");
         }
         let sampled = sampling.await.expect("sampler");
-        assert!(sampled <= CAP, "active_connections reached {sampled}");
+        assert!(
+            sampled <= CAP,
+            "{model:?}: active_connections reached {sampled}"
+        );
         assert!(
             peak.load(Ordering::SeqCst) <= CAP,
-            "{} handlers ran at once",
+            "{model:?}: {} handlers ran at once",
             peak.load(Ordering::SeqCst)
         );
         assert!(eventually(PATIENCE, || handle.active_connections() == 0).await);
-        stop(&handle, serving).await;
     });
+    server.stop();
 }
 
 /// A self-signed "localhost" certificate: server config and a client config trusting it.
@@ -304,19 +334,23 @@ impl BadTls {
 /// later), while good TLS clients are served the whole time, and nothing stays active.
 #[test]
 fn hostile_tls_clients_close_only_their_own_connection() {
+    for model in MODELS {
+        hostile_tls_clients(model);
+    }
+}
+
+fn hostile_tls_clients(model: Model) {
     let handshake_timeout = Duration::from_secs(2);
     let (server_config, client_config) = tls_pair();
-    let rt = runtime();
-    rt.block_on(async {
-        let server = Server::builder("127.0.0.1:0")
+    let server = Running::start(
+        Server::builder("127.0.0.1:0")
             .tls(server_config)
-            .handshake_timeout(handshake_timeout)
-            .build()
-            .expect("build");
-        let addr = server.local_addr();
-        let handle = server.handle();
-        let serving = tokio::spawn(server.serve(|conn: Connection| echo_or_panic(conn)));
-
+            .handshake_timeout(handshake_timeout),
+        model,
+        |conn: Connection| echo_or_panic(conn),
+    );
+    let (addr, handle) = (server.addr, server.handle.clone());
+    runtime().block_on(async {
         let started = Instant::now();
         let mut bad = Vec::new();
         for kind in [
@@ -365,20 +399,22 @@ fn hostile_tls_clients_close_only_their_own_connection() {
                 assert!(
                     closed_after >= handshake_timeout - Duration::from_millis(200)
                         && closed_after <= handshake_timeout + Duration::from_secs(5),
-                    "{kind:?}: closed after {closed_after:?}, handshake timeout {handshake_timeout:?}"
+                    "{model:?} {kind:?}: closed after {closed_after:?}, handshake timeout \
+                     {handshake_timeout:?}"
                 );
             } else {
                 assert!(
                     closed_after < handshake_timeout,
-                    "{kind:?}: closed only after {closed_after:?} (by the timeout, not the error)"
+                    "{model:?} {kind:?}: closed only after {closed_after:?} (by the timeout, not \
+                     the error)"
                 );
             }
         }
         assert!(
             eventually(PATIENCE, || handle.active_connections() == 0).await,
-            "{} connections still active",
+            "{model:?}: {} connections still active",
             handle.active_connections()
         );
-        stop(&handle, serving).await;
     });
+    server.stop();
 }
