@@ -253,15 +253,18 @@ fn attack(a: AttackArgs) -> anyhow::Result<()> {
 
 fn print_report(report: &Report, format: Format, latencies: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match format {
-        Format::Plain => report.write_plain(&mut out, latencies)?,
-        Format::Json => {
-            serde_json::to_writer(&mut out, report)?;
-            writeln!(out)?;
-        }
+    let written = match format {
+        Format::Plain => report.write_plain(&mut out, latencies),
+        Format::Json => serde_json::to_writer(&mut out, report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
     }
-    out.flush()?;
-    Ok(())
+    .and_then(|()| out.flush());
+    match written {
+        // The reader went away (`| head`): not an error of ours.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 fn merge_files(files: &[PathBuf], format: Format, latencies: bool) -> anyhow::Result<()> {

@@ -195,7 +195,21 @@ pub struct RpsStats {
     pub percentiles: BTreeMap<String, f64>,
 }
 
-/// Error counts by class.
+/// Error counts by class. Every attempt that does not end in a complete response (of any
+/// status) counts exactly once, in one class:
+///
+/// | what happened | class |
+/// |---|---|
+/// | connection refused / unreachable / TLS handshake failed / connect timed out | `connect` |
+/// | no complete response within `-t` (server stalls) | `timeout` |
+/// | the write of the request failed (EPIPE, ECONNRESET while writing) | `write` |
+/// | a read failed with anything but a reset | `read` |
+/// | the response is not HTTP/1.x (garbage, bad `Content-Length`, bad chunking, head > 16 KiB) | `parse` |
+/// | FIN before any response byte, FIN mid-head, FIN mid-body (except close-delimited bodies, which end at FIN), or RST (ECONNRESET) while reading | `peerClosed` |
+///
+/// A target refusing the very first (probe) connection fails the whole run instead
+/// ([`crate::attack::AttackError::Unreachable`]). Attempts in flight when a timed run ends are not
+/// errors: they are counted in `inFlightAtDeadline`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ErrorClasses {
