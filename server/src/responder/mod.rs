@@ -5,9 +5,38 @@
 //! rcgen. The `responder` binary is [`ResponderArgs`] + [`run`]; tests and the load generator
 //! start it in-process with [`Responder::start`].
 //!
-//! Per connection it reads into a reusable buffer, parses every complete pipelined request with
-//! [`tcpserver::http`](crate::http), appends all responses to one output buffer and writes it
-//! with one write, in order. See the `connection` module for the cost model.
+//! ```text
+//! cargo run --release -p tcpserver-rs --features responder --bin responder -- \
+//!     --listen 127.0.0.1:8080 --payload 1024 --keep-alive on --threads 1 --pin-cpus 0
+//! ```
+//!
+//! # Cost per request
+//!
+//! Per batch of pipelined requests a connection does exactly one read and one write: it parses
+//! every complete request in the buffer with [`tcpserver::http`](crate::http), appends all
+//! replies to one output buffer (the reply head is pre-encoded; only the cached `Date` and the
+//! body are added) and writes it at once, in order. tokio clears read readiness after a short
+//! read, so no read ends in EAGAIN; `TCP_DEFER_ACCEPT` makes the first read of a new connection
+//! succeed too. Buffers come from per-thread pools and are held only while a batch is worked on,
+//! so idle keep-alive connections cost no buffer memory and hot buffers stay in cache. The
+//! header-read timeout is one timer per connection, re-armed lazily (once per timeout period,
+//! not per request); nothing else allocates, locks or arms timers per request unless
+//! `--sleep-ms` asks for a sleep.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use clap::Parser;
+//! use tcpserver::responder::{Responder, ResponderArgs};
+//!
+//! let args = ResponderArgs::parse_from(["responder", "--listen", "127.0.0.1:0", "--payload", "1024"]);
+//! let responder = Responder::start(args)?;
+//! let addr = responder.local_addr(); // connect clients here
+//! # let _ = addr;
+//! responder.handle().shutdown(std::time::Duration::from_secs(1));
+//! responder.wait()?;
+//! # Ok::<(), tcpserver::responder::ResponderError>(())
+//! ```
 
 mod args;
 mod body;
