@@ -4,7 +4,7 @@
 //! The driver is generic over the byte stream so it runs on plain TCP, TLS or an in-memory
 //! duplex pipe alike. Per batch it costs exactly one read and one write: tokio clears read
 //! readiness on a short read, so the next read waits for epoll instead of returning EAGAIN.
-//! Nothing is allocated per request: both buffers live as long as the connection.
+//! Nothing is allocated per request: buffers come from per-thread pools (see `buffers`).
 
 use std::future::{Future, poll_fn};
 use std::io::{self, IoSlice};
@@ -60,8 +60,8 @@ pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
     /// a `shutdown()` (close_notify). Plain TCP needs neither, which saves calls and a syscall.
     fn is_tls(&self) -> bool;
 
-    /// Whether the server is shutting down: then the current batch's last response says
-    /// `Connection: close` and the connection ends.
+    /// Whether the server is shutting down: then the next response says `Connection: close`
+    /// and the connection ends after it.
     fn shutting_down(&self) -> bool;
 }
 
