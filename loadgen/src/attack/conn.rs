@@ -18,6 +18,9 @@ use super::response::{Progress, Response, ResponseParser};
 use super::stats::{ErrorClass, ThreadStats};
 use super::sys;
 
+/// Resolution of tokio's timer.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
 /// Read buffer per connection: heads must fit, bodies stream through it.
 const READ_BUFFER: usize = 16 * 1024;
 
@@ -300,17 +303,23 @@ pub(crate) async fn connection(ctx: std::rc::Rc<ThreadCtx>, first_send: Instant)
         if !ctx.take_ticket() {
             return;
         }
-        // Open-loop schedule: wait for the slot; if the slot already passed, the connection was
-        // busy (the server is slower than the rate): send now, count it late, and measure the
-        // corrected latency from the slot anyway.
+        // Open-loop schedule: wait for the slot; if the slot passed more than a timer tick ago,
+        // the connection was busy (the server is slower than the rate): send now, count it late,
+        // and measure the corrected latency from the slot anyway.
         let intended = match ctx.interval {
             None => None,
             Some(interval) => {
                 let slot = next_send;
                 next_send += interval;
-                if Instant::now() < slot {
-                    tokio::time::sleep_until(slot.into()).await;
-                } else {
+                let now = Instant::now();
+                if now < slot {
+                    // tokio's timer fires on the first 1 ms tick at or after its deadline, so
+                    // aim one tick early: sends leave within a tick of their slot, rarely after
+                    // it (an early send is measured from when it left).
+                    if let Some(wake) = slot.checked_sub(TIMER_TICK).filter(|w| *w > now) {
+                        tokio::time::sleep_until(wake.into()).await;
+                    }
+                } else if now > slot + TIMER_TICK {
                     ctx.stats.borrow_mut().late_send(slot);
                 }
                 Some(slot)

@@ -138,7 +138,8 @@ impl ThreadStats {
         self.latency.saturating_record(us);
         self.sec_hist.saturating_record(us);
         if let (Some(h), Some(i)) = (self.corrected.as_mut(), intended) {
-            h.saturating_record(micros(done.saturating_duration_since(i)));
+            // From the slot, or from the actual send if that was (slightly) earlier.
+            h.saturating_record(micros(done.saturating_duration_since(i.min(sent))));
         }
         let class = match status {
             100..=199 => 0,
