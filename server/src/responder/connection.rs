@@ -138,10 +138,7 @@ impl<'s, S: Transport> Conn<'s, S> {
         let mut pending: Option<PendingBody> = None;
         let mut timer = HeaderTimer::new(self.settings);
         let sleep = std::pin::pin!(tokio::time::sleep_until(timer.deadline));
-        let mut sleep = ArmedSleep {
-            sleep,
-            registered: false,
-        };
+        let mut sleep = ArmedSleep::new(sleep, self.settings.header_timeout);
         loop {
             let step = self.process(&mut pending).await?;
             if !self.out.is_empty() {
@@ -415,18 +412,32 @@ fn error_reply(out: &mut Vec<u8>, status: Status) {
 /// The connection's timer. Once polled, its waker stays registered in the timer wheel (the task's
 /// waker does not change), so later polls only check `is_elapsed` instead of going through
 /// `Sleep::poll` (coop budget, waker registration) on every read.
+///
+/// It also skips even that check while a coarse clock shows the deadline is still far away: the
+/// timer's state lives in a separate allocation, and reading it on every batch was a cache miss.
 struct ArmedSleep<'a> {
     sleep: Pin<&'a mut Sleep>,
     registered: bool,
+    /// Until this coarse-clock time (ms) the timer cannot have fired.
+    quiet_until_ms: u64,
 }
 
-impl ArmedSleep<'_> {
+impl<'a> ArmedSleep<'a> {
+    /// `sleep` was just set to fire `wait` from now.
+    fn new(sleep: Pin<&'a mut Sleep>, wait: Duration) -> Self {
+        ArmedSleep {
+            sleep,
+            registered: false,
+            quiet_until_ms: quiet_until_ms(wait),
+        }
+    }
+
     fn poll_fired(&mut self, cx: &mut std::task::Context<'_>) -> Poll<()> {
         if self.registered {
-            if self.sleep.is_elapsed() {
-                return Poll::Ready(());
+            if coarse_clock_ms() < self.quiet_until_ms || !self.sleep.is_elapsed() {
+                return Poll::Pending;
             }
-            return Poll::Pending;
+            return Poll::Ready(());
         }
         self.registered = true;
         self.sleep.as_mut().poll(cx)
@@ -435,7 +446,41 @@ impl ArmedSleep<'_> {
     fn reset(&mut self, deadline: Instant) {
         self.sleep.as_mut().reset(deadline);
         self.registered = false;
+        self.quiet_until_ms = quiet_until_ms(deadline.saturating_duration_since(Instant::now()));
     }
+}
+
+/// Slack for the coarse clock's lag behind the precise one (one tick is at most 10 ms).
+const COARSE_SLACK_MS: u64 = 25;
+
+/// The coarse-clock time before which a timer set now to fire after `wait` cannot have fired:
+/// the timer fires at precise-now + `wait`, and the coarse clock lags the precise one by less
+/// than the slack.
+fn quiet_until_ms(wait: Duration) -> u64 {
+    let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    (coarse_clock_ms() + wait_ms).saturating_sub(COARSE_SLACK_MS)
+}
+
+/// A monotonic clock in milliseconds that is cheap to read (no hardware counter): Linux's
+/// `CLOCK_MONOTONIC_COARSE`. Elsewhere it returns 0, so that the timer is always checked.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn coarse_clock_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux supports.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) } != 0 {
+        return 0;
+    }
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let millis = u64::try_from(ts.tv_nsec).unwrap_or(0) / 1_000_000;
+    secs.saturating_mul(1000).saturating_add(millis)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn coarse_clock_ms() -> u64 {
+    0
 }
 
 /// The header-read and idle deadlines, checked lazily: the timer is armed once and, when it
