@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use responder_support::{PATIENCE, exchange_to_close, parse_all, runtime, start};
+use responder_support::{PATIENCE, exchange_to_close, parse_all, runtime, start, start_on};
 use tcpserver::responder::AES128_KEY;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -178,4 +178,25 @@ fn shared_runtime_model() {
     let seen = concurrent_gets(server.addr, 4, 10);
     assert_eq!(seen.len(), 40);
     assert!(seen.iter().all(|s| s.status == 200 && s.body.len() == 1024));
+}
+
+#[test]
+fn per_core_threads_share_the_port() {
+    // Two worker threads, each with its own SO_REUSEPORT listener on the same port.
+    let server = start(&["--threads", "2", "--payload", "64"]);
+    let seen = concurrent_gets(server.addr, 8, 5);
+    assert_eq!(seen.len(), 40);
+    assert!(seen.iter().all(|s| s.status == 200 && s.body.len() == 64));
+}
+
+#[test]
+fn ipv6_listener() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    let server = start_on("[::1]:0", &[]);
+    assert!(server.addr.is_ipv6());
+    let seen = concurrent_gets(server.addr, 1, 2);
+    assert!(seen.iter().all(|s| s.body == b"Hello World!\r\n"[..]));
 }

@@ -40,7 +40,12 @@ impl Drop for Running {
 
 /// Starts a responder with `flags` (plus `--listen 127.0.0.1:0 --threads 1` unless given).
 pub fn start(flags: &[&str]) -> Running {
-    let mut argv = vec!["responder", "--listen", "127.0.0.1:0"];
+    start_on("127.0.0.1:0", flags)
+}
+
+/// Starts a responder on `listen` with `flags` (plus `--threads 1` unless given).
+pub fn start_on(listen: &str, flags: &[&str]) -> Running {
+    let mut argv = vec!["responder", "--listen", listen];
     if !flags.contains(&"--threads") {
         argv.extend(["--threads", "1"]);
     }
