@@ -82,3 +82,22 @@ fn warmup_is_not_recorded() {
     );
     assert_eq!(r.result.time_taken_seconds, 0.5);
 }
+
+#[test]
+fn start_at_waits_for_the_wall_clock() {
+    let server = TestServer::start();
+    let cfg = AttackConfig {
+        url: server.url("/ok"),
+        connections: 2,
+        requests: Some(10),
+        threads: 1,
+        start_at: Some(std::time::SystemTime::now() + Duration::from_millis(700)),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let r = run(&cfg).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(700));
+    assert_eq!(r.result.req2xx, 10);
+    let wall_start = std::time::UNIX_EPOCH + Duration::from_millis(r.result.started_at_unix_ms);
+    assert!(wall_start + Duration::from_millis(50) >= cfg.start_at.unwrap());
+}
