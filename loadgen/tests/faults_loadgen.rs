@@ -302,3 +302,25 @@ fn refused_connection_is_one_clear_error() {
     }
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
 }
+
+#[test]
+fn tls_handshake_failure_is_a_connect_error() {
+    // https:// against a server that answers with garbage: every handshake fails, each request
+    // is one connect error, and every attempt is a new connection.
+    let server = FaultServer::start(Fault::GarbageOnAccept);
+    let cfg = AttackConfig {
+        insecure: true,
+        ..config(format!("https://{}/", server.addr()))
+    };
+    let (report, _) = attack(cfg);
+    let report = report.expect("run");
+    assert_eq!(
+        counts(&report),
+        Counts {
+            errors: errors(|e| e.connect = REQUESTS),
+            ..Counts::default()
+        }
+    );
+    // Plus loadgen's plain-TCP reachability probe.
+    assert_eq!(server.connections(), REQUESTS + 1);
+}

@@ -31,6 +31,8 @@ pub enum Fault {
     CloseOnAccept,
     /// Reset (RST) right after accept, before reading anything.
     ResetOnAccept,
+    /// Right after accept, send bytes that are neither HTTP nor TLS, then close.
+    GarbageOnAccept,
     /// Read the request and never answer; the connection stays open until the server is dropped.
     Stall,
     /// Answer with bytes that are not HTTP, then close.
@@ -172,6 +174,10 @@ async fn connection(mut stream: TcpStream, fault: Arc<Fault>, stats: Arc<FaultSt
             reset(stream);
             return;
         }
+        Fault::GarbageOnAccept => {
+            let _ = stream.write_all(GARBAGE).await;
+            return;
+        }
         _ => {}
     }
     let mut buf = Vec::with_capacity(4096);
@@ -213,7 +219,7 @@ async fn answer(stream: &mut TcpStream, fault: &Fault) -> bool {
             false
         }
         Fault::CloseBeforeResponse => false,
-        Fault::CloseOnAccept | Fault::ResetOnAccept => false,
+        Fault::CloseOnAccept | Fault::ResetOnAccept | Fault::GarbageOnAccept => false,
         Fault::Stall => {
             // Hold the connection until the peer goes away or the server stops.
             let mut sink = [0u8; 1024];
@@ -225,9 +231,7 @@ async fn answer(stream: &mut TcpStream, fault: &Fault) -> bool {
             false
         }
         Fault::Garbage => {
-            let _ = stream
-                .write_all(b"\x00\x01\x02 this is not HTTP \xff\xfe\r\n\r\n")
-                .await;
+            let _ = stream.write_all(GARBAGE).await;
             false
         }
         Fault::TruncatedHeaders => {
@@ -294,6 +298,9 @@ async fn answer(stream: &mut TcpStream, fault: &Fault) -> bool {
         Fault::EveryNth { .. } => false,
     }
 }
+
+/// Neither HTTP nor TLS.
+const GARBAGE: &[u8] = b"\x00\x01\x02 this is not HTTP \xff\xfe\r\n\r\n";
 
 async fn send(stream: &mut TcpStream, bytes: &[u8]) -> bool {
     stream.write_all(bytes).await.is_ok()
