@@ -143,8 +143,18 @@ async fn request_again(stream: &mut TcpStream) -> Result<u16, String> {
 /// descriptors are freed.
 #[test]
 fn fd_exhaustion_backs_off_keeps_serving_and_recovers() {
+    // One accept loop, and two per-core listeners (both must back off and recover).
+    for flags in [
+        ["--threads", "1", "--runtime", "shared"],
+        ["--threads", "2", "--runtime", "per-core"],
+    ] {
+        fd_exhaustion(&flags);
+    }
+}
+
+fn fd_exhaustion(flags: &[&str]) {
     const LIMIT: u64 = 64;
-    let server = ResponderProcess::start(&["--threads", "1", "--runtime", "shared"], Some(LIMIT));
+    let server = ResponderProcess::start(flags, Some(LIMIT));
     let addr = server.addr;
     runtime().block_on(async {
         // Fill the descriptor table of the server.
