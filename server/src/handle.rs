@@ -367,12 +367,14 @@ impl Drop for ConnGuard {
         if let Some((shard, key)) = self.slot {
             shared.registry.remove(shard, key);
         }
+        // Count the connection closed before its permit is returned, so that a connection
+        // accepted with that permit never sees the count above the cap.
+        shared.on_closed();
         if self.permit
             && let Some(limit) = &shared.limit
         {
             limit.add_permits(1);
         }
-        shared.on_closed();
     }
 }
 
