@@ -484,13 +484,26 @@ fn print_summary(records: &[RunRecord]) {
 }
 
 fn print_list(all: &[Scenario], dir: Option<&Path>, contenders_dir: Option<&Path>) {
-    println!(
+    // Collected and written once: a closed pipe (`loadgen --list | head`) is not a panic.
+    let mut out = String::new();
+    macro_rules! say {
+        ($($arg:tt)*) => {{
+            out.push_str(&format!($($arg)*));
+            out.push('\n');
+        }};
+    }
+    say!(
         "scenarios ({}):",
         dir.map_or("built in".to_string(), |d| d.display().to_string())
     );
-    println!(
+    say!(
         "  {:<4} {:<40} {:>5} {:<10} {:>7} {:<16} time",
-        "id", "name", "conns", "keep-alive", "payload", "extra"
+        "id",
+        "name",
+        "conns",
+        "keep-alive",
+        "payload",
+        "extra"
     );
     for s in all {
         let extra = s
@@ -505,7 +518,7 @@ fn print_list(all: &[Scenario], dir: Option<&Path>, contenders_dir: Option<&Path
             })
             .collect::<Vec<_>>()
             .join(",");
-        println!(
+        say!(
             "  {:<4} {:<40} {:>5} {:<10} {:>7} {:<16} {} (+{} warm-up)",
             s.id,
             s.name,
@@ -517,9 +530,9 @@ fn print_list(all: &[Scenario], dir: Option<&Path>, contenders_dir: Option<&Path
             scenario::format_duration(s.warmup)
         );
     }
-    println!("\ncontenders (--contender NAME; default: the built-ins):");
+    say!("\ncontenders (--contender NAME; default: the built-ins):");
     for c in Contender::builtins() {
-        println!("  {:<20} {}", c.name, c.description);
+        say!("  {:<20} {}", c.name, c.description);
     }
     if let Some(dir) = contenders_dir
         && let Ok(entries) = std::fs::read_dir(dir)
@@ -531,7 +544,7 @@ fn print_list(all: &[Scenario], dir: Option<&Path>, contenders_dir: Option<&Path
         files.sort();
         for file in files {
             match Contender::from_file(&file) {
-                Ok(c) => println!(
+                Ok(c) => say!(
                     "  {:<20} {} [features: static{}] ({})",
                     c.name,
                     c.description,
@@ -541,16 +554,17 @@ fn print_list(all: &[Scenario], dir: Option<&Path>, contenders_dir: Option<&Path
                         .collect::<String>(),
                     file.display()
                 ),
-                Err(e) => println!("  (invalid) {e}"),
+                Err(e) => say!("  (invalid) {e}"),
             }
         }
     }
-    println!(
+    say!(
         "  or NAME[features]='command --listen {{addr}} --payload {{payload}} ...' \
          (features: aes128, sleep, tls; placeholders: {{addr}} {{host}} {{port}} {{payload}} \
          {{keepalive}} {{keepalive01}} {{aes128}} {{sleep_ms}} {{tls}} {{scheme}} {{threads}} \
          {{cpus}} {{cert}} {{key}} {{workdir}} {{dir}} {{bin}})"
     );
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
 }
 
 /// Raises `RLIMIT_NOFILE` for the client and the servers (children inherit it); fails with a
