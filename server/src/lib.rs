@@ -36,13 +36,16 @@
 #![deny(missing_debug_implementations)]
 
 mod accept_loop;
+mod address;
 mod builder;
 mod connection;
 mod error;
 mod handle;
+mod listener;
 mod options;
 mod server;
 mod state;
+mod stream;
 mod sys;
 mod timeout;
 
@@ -54,6 +57,7 @@ pub mod http;
 #[cfg(feature = "responder")]
 pub mod responder;
 
+pub use address::{ListenAddr, PeerAddr, UCred};
 pub use builder::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LOOPS, ServerBuilder};
 pub use connection::Connection;
 pub use error::Error;
