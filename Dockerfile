@@ -14,16 +14,17 @@ WORKDIR /src
 # compiled dependencies in it) is reused until a manifest or Cargo.lock changes.
 COPY Cargo.toml Cargo.lock ./
 COPY server/Cargo.toml server/Cargo.toml
+COPY server/responder/Cargo.toml server/responder/Cargo.toml
 COPY loadgen/Cargo.toml loadgen/Cargo.toml
 COPY scripts/docker-stub-targets.sh scripts/docker-stub-targets.sh
-RUN sh scripts/docker-stub-targets.sh server/Cargo.toml loadgen/Cargo.toml \
-    && cargo build --release --locked -p loadgen -p tcpserver-rs --features tcpserver-rs/responder --bins \
-    && rm -rf server/src loadgen/src
+RUN sh scripts/docker-stub-targets.sh server/Cargo.toml server/responder/Cargo.toml loadgen/Cargo.toml \
+    && cargo build --release --locked -p loadgen -p tcpserver-responder --bins \
+    && rm -rf server/src server/responder/src loadgen/src
 
 # The sources. .git (HEAD and refs only, see .dockerignore) lets the build record the commit.
 COPY . .
-RUN touch server/src/lib.rs loadgen/src/lib.rs \
-    && cargo build --release --locked -p loadgen -p tcpserver-rs --features tcpserver-rs/responder --bins \
+RUN touch server/src/lib.rs server/responder/src/lib.rs loadgen/src/lib.rs \
+    && cargo build --release --locked -p loadgen -p tcpserver-responder --bins \
     && mkdir -p /out \
     && cp target/release/loadgen target/release/responder /out/
 

@@ -54,8 +54,6 @@ pub mod zero_copy;
 
 #[cfg(feature = "http")]
 pub mod http;
-#[cfg(feature = "responder")]
-pub mod responder;
 
 pub use address::{ListenAddr, PeerAddr, UCred};
 pub use builder::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LOOPS, ServerBuilder};
