@@ -9,7 +9,6 @@ mod conn;
 mod engine;
 pub mod response;
 mod stats;
-mod sys;
 mod target;
 mod tls;
 
