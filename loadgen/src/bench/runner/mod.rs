@@ -15,11 +15,12 @@ use anyhow::{Context, bail};
 
 use crate::attack::{self, AttackConfig};
 use crate::bench::contender::Contender;
-use crate::bench::machine::{self, Machine};
+use crate::bench::machine::Machine;
 use crate::bench::results::{
     self, RunManifest, RunRecord, ServerUsage, Skipped, cpu_list, format_rps,
 };
 use crate::bench::scenario::{self, Scenario};
+use crate::sys;
 
 pub use placement::{Placement, parse_cpu_list};
 use server::{ServerProcess, ServerSpec, TlsFiles};
@@ -135,7 +136,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
     }
     let contenders = contenders(&args.contenders, contenders_dir.as_deref())?;
     let placement = Placement::decide(
-        &machine::affinity_cpus(),
+        &sys::affinity_cpus(),
         args.server_cpus
             .as_deref()
             .map(parse_cpu_list)
@@ -164,8 +165,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
     let machine = Machine::detect();
     // The runner's own threads (server output readers, the engine's helpers) stay off the server
     // CPUs; servers get theirs before exec.
-    machine::set_affinity(&placement.client)
-        .context("restricting the runner to the client CPUs")?;
+    sys::set_affinity(&placement.client).context("restricting the runner to the client CPUs")?;
     println!("machine: {}", machine.summary());
     println!(
         "placement: server on CPU {}, load generator on CPU {} (sched_setaffinity){}",
@@ -382,14 +382,14 @@ impl Job<'_> {
             server.check_alive().context("after warm-up")?;
         }
         let server_before = server.stats();
-        let client_before = machine::self_cpu_seconds();
+        let client_before = sys::process_cpu_seconds();
         let started_at = results::rfc3339(SystemTime::now());
         let report = attack::run(&AttackConfig {
             duration: Some(s.duration),
             ..base
         })
         .context("load")?;
-        let client_cpu_seconds = machine::self_cpu_seconds() - client_before;
+        let client_cpu_seconds = sys::process_cpu_seconds() - client_before;
         let server_after = server.stats();
         server.check_alive().context("after the load")?;
         if let Err(e) = server.stop() {
@@ -574,11 +574,9 @@ fn print_list(all: &[Scenario], dir: Option<&Path>, contenders_dir: Option<&Path
 fn check_open_files(connections: usize) -> anyhow::Result<()> {
     let needed = connections as u64 + 256;
     // Like Go's runtime: take what the hard limit allows (servers inherit it), at least `needed`.
-    let Some(soft) = machine::raise_open_files_limit(needed.max(65_536)) else {
-        return Ok(());
-    };
+    let soft = sys::raise_nofile(needed.max(65_536)).context("raising RLIMIT_NOFILE")?;
     if soft < needed {
-        let hard = machine::open_files_limit().map_or(soft, |(_, hard)| hard);
+        let hard = sys::open_files_limit().map_or(soft, |(_, hard)| hard);
         bail!(
             "RLIMIT_NOFILE is too low for {connections} connections: the client and each server \
              need about {needed} file descriptors, but the limit is {soft} (hard limit {hard}). \
