@@ -38,7 +38,7 @@ pub struct ServerBuilder {
     pin_cpus: Option<Vec<usize>>,
     max_connections: Option<usize>,
     max_accept: Option<u64>,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<crate::tls::Acceptor>,
     handshake_timeout: Duration,
     on_connect: Option<OnConnect>,
 }
@@ -180,8 +180,10 @@ impl ServerBuilder {
     /// let b = tcpserver::Server::builder("127.0.0.1:0").tls(config);
     /// # let _ = b; }
     /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
-        self.tls = Some(config);
+        self.tls = Some(tokio_rustls::TlsAcceptor::from(config));
         self
     }
 
@@ -267,7 +269,7 @@ impl ServerBuilder {
                 loops: self.loops,
                 threads: self.threads,
                 pin_cpus: self.pin_cpus,
-                tls: self.tls.map(tokio_rustls::TlsAcceptor::from),
+                tls: self.tls,
                 on_connect: self.on_connect,
             },
         })

@@ -3,23 +3,21 @@
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 
 use crate::handle::{ConnGuard, ServerHandle};
 use crate::state::State;
 use crate::timeout::IdleTimer;
-use crate::{Error, tls};
+use crate::tls;
 
 /// The transport under a [`Connection`].
 enum Io {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<tls::Stream>),
 }
 
 /// Read and write idle timers, boxed: most connections never set one.
@@ -85,7 +83,7 @@ impl Connection {
     }
 
     pub(crate) fn with_tls(
-        tls: TlsStream<TcpStream>,
+        tls: tls::Stream,
         peer: SocketAddr,
         accepted_at: Instant,
         guard: ConnGuard,
@@ -192,6 +190,8 @@ impl Connection {
     /// }
     /// # }
     /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_session(&self) -> Option<&rustls::ServerConnection> {
         match &self.io {
             Io::Plain(_) => None,
@@ -213,7 +213,12 @@ impl Connection {
     /// assert!(conn.is_tls());
     /// # Ok(()) }
     /// ```
-    pub async fn start_tls(self, config: Arc<rustls::ServerConfig>) -> Result<Connection, Error> {
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub async fn start_tls(
+        self,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> Result<Connection, crate::Error> {
         let Connection {
             io,
             peer,
@@ -224,7 +229,7 @@ impl Connection {
         } = self;
         let tcp = match io {
             Io::Plain(tcp) => tcp,
-            Io::Tls(_) => return Err(Error::Config("the connection already uses TLS")),
+            Io::Tls(_) => return Err(crate::Error::Config("the connection already uses TLS")),
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
         let timeout = guard.handle.shared.handshake_timeout;

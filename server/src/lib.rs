@@ -32,6 +32,7 @@
 //! Each connection runs in its own task as a [`Connection`] (`AsyncRead + AsyncWrite`). The
 //! connection is closed when the handler's future ends or panics; a panic never takes the
 //! server down. [`ServerHandle`] gives the counters and graceful shutdown.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
@@ -46,10 +47,16 @@ mod state;
 mod sys;
 mod timeout;
 
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
+#[cfg(not(feature = "tls"))]
+#[path = "tls_disabled.rs"]
+mod tls;
 pub mod zero_copy;
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
 pub use builder::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LOOPS, ServerBuilder};
@@ -61,6 +68,10 @@ pub use server::Server;
 pub use timeout::TimeoutExt;
 
 /// The rustls version this crate is built with (for [`ServerBuilder::tls`]).
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use rustls;
 /// The tokio-rustls version this crate is built with.
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tokio_rustls;

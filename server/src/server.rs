@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::accept_loop::accept_loop;
 use crate::handle::{ConnGuard, ServerHandle, Shared};
+use crate::tls::Acceptor as TlsAcceptor;
 use crate::{Connection, Error, ListenOptions, sys, tls};
 
 /// The connection hook set with [`ServerBuilder::on_connect`](crate::ServerBuilder::on_connect).
