@@ -32,6 +32,17 @@
 //! Each connection runs in its own task as a [`Connection`] (`AsyncRead + AsyncWrite`). The
 //! connection is closed when the handler's future ends or panics; a panic never takes the
 //! server down. [`ServerHandle`] gives the counters and graceful shutdown.
+//!
+//! # Features
+//!
+//! - `tls` (default): TLS listeners ([`ServerBuilder::tls`]), STARTTLS
+//!   ([`Connection::start_tls`]) and the `tls` module, with rustls. It needs a crypto provider:
+//! - `aws-lc-rs` (default) or `ring`: rustls's provider of that name (each implies `tls`); see
+//!   the `tls` module for how the provider is chosen (never by a panic).
+//! - `http`: the sans-I/O HTTP/1.1 module `http`.
+//!
+//! With `default-features = false` the crate serves plain TCP without rustls, without any
+//! crypto crate and without a C compiler.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]

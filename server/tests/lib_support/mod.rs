@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "tls")]
+#[allow(unused_imports)] // not every test uses TLS
 pub use tls::*;
 
 /// Generous bound for anything a test waits on (a loaded 2-core machine).

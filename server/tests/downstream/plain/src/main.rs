@@ -24,7 +24,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<_, std::io::Error>(echoed)
     };
     let echoed = tokio::time::timeout(Duration::from_secs(60), round_trip).await??;
-    assert_eq!(echoed, b"hello, plain tcp\n", "the server must echo what it received");
+    assert_eq!(
+        echoed, b"hello, plain tcp\n",
+        "the server must echo what it received"
+    );
 
     handle.shutdown(Duration::from_secs(10));
     tokio::time::timeout(Duration::from_secs(60), serving).await???;
