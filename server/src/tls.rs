@@ -33,20 +33,19 @@
 //! no problem. Without a provider feature no ticket key is set and sessions resume through the
 //! cache alone.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
 
 use crate::Error;
+use crate::stream::Stream;
 
-/// The acceptor of a TLS listener (uninhabited without the `tls` feature).
-pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
 /// A server-side TLS stream (uninhabited without the `tls` feature).
-pub(crate) type Stream = tokio_rustls::server::TlsStream<TcpStream>;
+pub(crate) type TlsStream = tokio_rustls::server::TlsStream<Stream>;
 
 /// Size of the stateful session cache set by [`enable_resumption`].
 pub const SESSION_CACHE_SIZE: usize = 16 * 1024;
@@ -145,13 +144,33 @@ pub fn enable_resumption(config: &mut ServerConfig) -> Result<(), Error> {
 
 /// Runs the server side of a TLS handshake within `timeout`.
 pub(crate) async fn handshake(
-    acceptor: &Acceptor,
-    tcp: TcpStream,
+    acceptor: &TlsAcceptor,
+    stream: Stream,
     timeout: Duration,
-) -> Result<Stream, Error> {
-    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+) -> Result<TlsStream, Error> {
+    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => Ok(tls),
         Ok(Err(e)) => Err(Error::Io(e)),
         Err(_) => Err(Error::Timeout),
+    }
+}
+
+/// The TLS configuration of a running server, replaceable while it serves (see
+/// [`ServerHandle::reload_tls`](crate::ServerHandle::reload_tls)): each handshake takes the
+/// configuration current when it starts, so connections keep the one they were made with.
+pub(crate) struct Reloadable(RwLock<TlsAcceptor>);
+
+impl Reloadable {
+    pub(crate) fn new(config: Arc<ServerConfig>) -> Reloadable {
+        Reloadable(RwLock::new(TlsAcceptor::from(config)))
+    }
+
+    /// The acceptor for a new handshake (an `Arc` clone).
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn replace(&self, config: Arc<ServerConfig>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = TlsAcceptor::from(config);
     }
 }

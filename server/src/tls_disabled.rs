@@ -1,6 +1,7 @@
-//! Without the `tls` feature: uninhabited stand-ins for the TLS acceptor and stream. A TLS
-//! listener or connection cannot exist, so the accept loop and [`Connection`](crate::Connection)
-//! keep one code path and their TLS branches compile to nothing (no rustls in the build).
+//! Without the `tls` feature: uninhabited stand-ins for the TLS configuration, acceptor and
+//! stream. A TLS listener or connection cannot exist, so the accept loops and
+//! [`Connection`](crate::Connection) keep one code path and their TLS branches compile to
+//! nothing (no rustls in the build).
 
 use std::io;
 use std::pin::Pin;
@@ -8,19 +9,28 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 
 use crate::Error;
+use crate::stream::Stream;
 
-/// The acceptor of a TLS listener: none exists without the `tls` feature.
+/// The TLS configuration of a running server: none exists without the `tls` feature.
+pub(crate) enum Reloadable {}
+
+/// A TLS acceptor: none exists without the `tls` feature.
 pub(crate) enum Acceptor {}
 
 /// A server-side TLS stream: none exists without the `tls` feature.
-pub(crate) enum Stream {}
+pub(crate) enum TlsStream {}
 
-impl Stream {
-    /// The TCP stream under the TLS session (as `tokio_rustls`'s `get_ref`).
-    pub(crate) fn get_ref(&self) -> (&TcpStream, &Stream) {
+impl Reloadable {
+    pub(crate) fn acceptor(&self) -> Acceptor {
+        match *self {}
+    }
+}
+
+impl TlsStream {
+    /// The stream under the TLS session (as `tokio_rustls`'s `get_ref`).
+    pub(crate) fn get_ref(&self) -> (&Stream, &TlsStream) {
         match *self {}
     }
 }
@@ -28,13 +38,13 @@ impl Stream {
 /// Never runs: there is no acceptor to call it with.
 pub(crate) async fn handshake(
     acceptor: &Acceptor,
-    _tcp: TcpStream,
+    _stream: Stream,
     _timeout: Duration,
-) -> Result<Stream, Error> {
+) -> Result<TlsStream, Error> {
     match *acceptor {}
 }
 
-impl AsyncRead for Stream {
+impl AsyncRead for TlsStream {
     fn poll_read(
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
@@ -44,7 +54,7 @@ impl AsyncRead for Stream {
     }
 }
 
-impl AsyncWrite for Stream {
+impl AsyncWrite for TlsStream {
     fn poll_write(
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
