@@ -39,6 +39,16 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Binding or listening on a Unix domain socket failed (also: the path is a file that is
+    /// not a socket, or another process still listens on it).
+    #[error("cannot listen on unix:{}: {source}", path.display())]
+    BindUnix {
+        /// The socket's path.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
     /// Setting a socket option failed.
     #[error("cannot set socket option {option}: {source}")]
     SocketOption {

@@ -36,13 +36,16 @@
 #![deny(missing_debug_implementations)]
 
 mod accept_loop;
+mod address;
 mod builder;
 mod connection;
 mod error;
 mod handle;
+mod listener;
 mod options;
 mod server;
 mod state;
+mod stream;
 mod sys;
 mod timeout;
 
@@ -52,6 +55,7 @@ pub mod zero_copy;
 #[cfg(feature = "http")]
 pub mod http;
 
+pub use address::{ListenAddr, PeerAddr, UCred};
 pub use builder::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LOOPS, ServerBuilder};
 pub use connection::Connection;
 pub use error::Error;

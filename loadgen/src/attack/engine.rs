@@ -16,11 +16,12 @@ use hdrhistogram::Histogram;
 use super::conn::{self, Connector, ThreadCtx};
 use super::stats::{SecondReport, ThreadStats, WINDOW, new_second_histogram};
 use super::target::{Target, build_request};
-use super::{AttackConfig, AttackError, http2, pipeline, sys, tls};
+use super::{AttackConfig, AttackError, http2, pipeline, tls};
 use crate::report::{
     ErrorClasses, Report, RunResult, Spec, SpecHeader, TimelinePoint, encode_histogram,
     latency_stats, new_latency_histogram, rps_stats,
 };
+use crate::sys;
 
 /// Duration of a run given neither `-d` nor `-n` (bombardier's default).
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);

@@ -12,7 +12,6 @@ mod http2;
 mod pipeline;
 pub mod response;
 mod stats;
-mod sys;
 mod target;
 mod tls;
 

@@ -33,3 +33,16 @@ pub(crate) fn set_reuse_port(socket: &Socket) -> Result<(), Error> {
         Err(Error::Unsupported("SO_REUSEPORT"))
     }
 }
+
+/// Whether a listening socket has connections waiting in its accept queue (`poll(2)`, no wait).
+pub(crate) fn has_queued(listener: &impl std::os::fd::AsFd) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: listener.as_fd().as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, borrowed for the call; timeout 0 never blocks.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & libc::POLLIN != 0
+}
