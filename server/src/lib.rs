@@ -47,6 +47,7 @@ mod server;
 mod state;
 mod stream;
 mod sys;
+mod systemd;
 mod timeout;
 
 pub mod tls;
@@ -62,6 +63,7 @@ pub use error::Error;
 pub use handle::ServerHandle;
 pub use options::ListenOptions;
 pub use server::Server;
+pub use systemd::systemd_listeners;
 pub use timeout::TimeoutExt;
 
 /// The rustls version this crate is built with (for [`ServerBuilder::tls`]).
