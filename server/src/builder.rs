@@ -2,6 +2,7 @@
 
 use std::fmt::Debug;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +68,7 @@ impl Debug for ServerBuilder {
 enum Listen {
     Tcp(Result<SocketAddr, Error>),
     Unix(PathBuf),
+    Inherited(Result<OwnedFd, Error>),
 }
 
 /// Resolves `addr` to its first address.
@@ -166,6 +168,48 @@ impl ServerBuilder {
     /// ```
     pub fn listen_unix(mut self, path: impl Into<PathBuf>) -> Self {
         self.listens.push(Listen::Unix(path.into()));
+        self
+    }
+
+    /// Adopts a socket that is already bound and listening: a [`std::net::TcpListener`], a
+    /// [`std::os::unix::net::UnixListener`], or a raw descriptor inherited from a parent
+    /// process (as an [`OwnedFd`]). Bind-time [`ListenOptions`] (backlog, `SO_REUSEPORT`, ...)
+    /// are the creator's; per-connection ones (keepalive, `TCP_USER_TIMEOUT`) apply. The
+    /// per-core workers share the socket. [`build`](Self::build) fails with
+    /// [`Error::Inherited`] for anything but a listening stream socket.
+    ///
+    /// ```
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = std_listener.local_addr()?;
+    /// let server = tcpserver::ServerBuilder::new().listen_inherited(std_listener).build()?;
+    /// assert_eq!(server.local_addr(), addr);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn listen_inherited(mut self, listener: impl Into<OwnedFd>) -> Self {
+        self.listens.push(Listen::Inherited(Ok(listener.into())));
+        self
+    }
+
+    /// Adopts every socket passed by systemd socket activation (see
+    /// [`systemd_listeners`](crate::systemd_listeners); to pick sockets by name, use that
+    /// with [`listen_inherited`](Self::listen_inherited)). Adds nothing when the process was
+    /// not socket-activated.
+    ///
+    /// ```no_run
+    /// // web.socket: ListenStream=8080; web.service: ExecStart=/usr/bin/web
+    /// let server = tcpserver::ServerBuilder::new().listen_systemd().build()?;
+    /// # let _ = server;
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    pub fn listen_systemd(mut self) -> Self {
+        match crate::systemd::systemd_listeners() {
+            Ok(fds) => {
+                for (_, fd) in fds {
+                    self.listens.push(Listen::Inherited(Ok(fd)));
+                }
+            }
+            Err(e) => self.listens.push(Listen::Inherited(Err(e))),
+        }
         self
     }
 
@@ -324,6 +368,7 @@ impl ServerBuilder {
             let bound = match listen {
                 Listen::Tcp(addr) => Bound::tcp(addr?, &self.options)?,
                 Listen::Unix(path) => Bound::unix(&path, &self.options)?,
+                Listen::Inherited(fd) => Bound::inherited(fd?)?,
             };
             tracing::debug!(addr = %bound.addr, "listening");
             listeners.push(bound);

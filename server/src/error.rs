@@ -49,6 +49,14 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// An inherited socket (systemd socket activation, a file descriptor handed over) is not
+    /// a listening TCP or Unix domain stream socket, or the environment describing it is wrong.
+    #[error("cannot adopt the inherited socket: {source}")]
+    Inherited {
+        /// What was wrong.
+        #[source]
+        source: io::Error,
+    },
     /// Setting a socket option failed.
     #[error("cannot set socket option {option}: {source}")]
     SocketOption {

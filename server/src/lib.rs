@@ -59,6 +59,7 @@ mod server;
 mod state;
 mod stream;
 mod sys;
+mod systemd;
 mod timeout;
 
 #[cfg(feature = "tls")]
@@ -80,6 +81,7 @@ pub use error::Error;
 pub use handle::ServerHandle;
 pub use options::ListenOptions;
 pub use server::Server;
+pub use systemd::systemd_listeners;
 pub use timeout::TimeoutExt;
 
 /// The rustls version this crate is built with (for [`ServerBuilder::tls`]).

@@ -3,7 +3,7 @@
 //! on them.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -118,6 +118,45 @@ impl Bound {
         Ok(Listener {
             socket,
             _unix_file: self.unix_file,
+        })
+    }
+}
+
+impl Bound {
+    /// Adopts a socket that is already bound and listening (inherited from systemd or a
+    /// previous process, or made by the caller): TCP or Unix domain, found out from the socket.
+    pub(crate) fn inherited(fd: OwnedFd) -> Result<Bound, Error> {
+        let err = |source| Error::Inherited { source };
+        let socket = socket2::Socket::from(fd);
+        if socket.r#type().map_err(err)? != socket2::Type::STREAM
+            || !socket.is_listener().map_err(err)?
+        {
+            return Err(err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a listening stream socket",
+            )));
+        }
+        let local = socket.local_addr().map_err(err)?;
+        socket.set_nonblocking(true).map_err(err)?;
+        let (socket, addr) = if let Some(addr) = local.as_socket() {
+            (BoundSocket::Tcp(socket.into()), ListenAddr::Tcp(addr))
+        } else if local.is_unix() {
+            let path = local
+                .as_pathname()
+                .map(Path::to_path_buf)
+                .unwrap_or_default();
+            (BoundSocket::Unix(socket.into()), ListenAddr::Unix(path))
+        } else {
+            return Err(err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "neither an IP nor a Unix domain socket",
+            )));
+        };
+        Ok(Bound {
+            socket,
+            addr,
+            rebindable: false,
+            unix_file: None,
         })
     }
 }
