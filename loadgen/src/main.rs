@@ -95,6 +95,18 @@ struct AttackArgs {
         visible_alias = "no-keep-alive"
     )]
     disable_keep_alives: bool,
+    /// Speak HTTP/2 (ALPN h2 over https://, prior knowledge over http://).
+    #[arg(long)]
+    http2: bool,
+    /// Speak cleartext HTTP/2 with prior knowledge (h2c); needs an http:// URL.
+    #[arg(long)]
+    h2c: bool,
+    /// HTTP/2: concurrent streams per connection.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    streams: u32,
+    /// HTTP/1.1: requests in flight per connection (pipelining; 1 = off).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pipeline: u32,
     /// TLS: do not verify the server certificate.
     #[arg(short = 'k', long)]
     insecure: bool,
@@ -237,6 +249,10 @@ fn attack(a: AttackArgs) -> anyhow::Result<()> {
         headers: a.headers.clone(),
         body,
         keep_alive: !a.disable_keep_alives,
+        http2: a.http2,
+        h2c: a.h2c,
+        streams: a.streams,
+        pipeline: a.pipeline,
         insecure: a.insecure,
         client_cert: a.cert.clone().zip(a.key.clone()),
         threads: a.threads.unwrap_or(0),
