@@ -6,6 +6,7 @@ mod merge;
 mod model;
 mod plain;
 
+pub(crate) use merge::Totals;
 pub use merge::{MergeError, merge};
 
 pub use histogram::{
