@@ -260,7 +260,6 @@ fn attack(a: AttackArgs) -> anyhow::Result<()> {
         progress: a.print.progress,
         start_at: a.start_at,
         warmup: a.warmup,
-        ..AttackConfig::default()
     };
     let plain = a.format == Format::Plain;
     if a.print.intro && plain {
