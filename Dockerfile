@@ -18,17 +18,18 @@ WORKDIR /src
 # layer holds only compiled dependencies and is reused until a manifest or Cargo.lock changes.
 COPY Cargo.toml Cargo.lock ./
 COPY server/Cargo.toml server/Cargo.toml
+COPY server/responder/Cargo.toml server/responder/Cargo.toml
 COPY loadgen/Cargo.toml loadgen/Cargo.toml
 COPY scripts/docker-build-deps.sh scripts/docker-build-deps.sh
-RUN sh scripts/docker-build-deps.sh server/Cargo.toml loadgen/Cargo.toml \
-    -- -p loadgen -p tcpserver-rs --features tcpserver-rs/responder --bins
+RUN sh scripts/docker-build-deps.sh server/Cargo.toml server/responder/Cargo.toml loadgen/Cargo.toml \
+    -- -p loadgen -p tcpserver-responder --bins
 
 # The sources. .git (HEAD and refs only, see .dockerignore) lets loadgen's build script record the
 # commit; where the context has no .git directory (a git worktree, a tarball), pass
 # `--build-arg GIT_COMMIT=$(git rev-parse HEAD)`.
 COPY . .
 ARG GIT_COMMIT=""
-RUN cargo build --release --locked -p loadgen -p tcpserver-rs --features tcpserver-rs/responder --bins \
+RUN cargo build --release --locked -p loadgen -p tcpserver-responder --bins \
     && mkdir -p /out \
     && cp target/release/loadgen target/release/responder /out/
 

@@ -8,8 +8,8 @@
 //! - [`report`]: the [`report::Report`] model (bombardier's JSON schema plus percentiles, error
 //!   classes, the serialized histogram, a per-second timeline), plain-text output and exact
 //!   merging of several processes' reports.
-//! - [`runner`], [`scenario`], [`contender`], [`results`], [`plot`], [`machine`]: the benchmark
-//!   scenario runner and its charts.
+//! - [`bench`]: the benchmark layer on top of the load generator: scenarios, the runner, the
+//!   contender servers, results, charts and the machine description.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -27,10 +27,5 @@
 //! ```
 
 pub mod attack;
-pub mod contender;
-pub mod machine;
-pub mod plot;
+pub mod bench;
 pub mod report;
-pub mod results;
-pub mod runner;
-pub mod scenario;

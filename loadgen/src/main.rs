@@ -46,7 +46,7 @@ enum Command {
     },
     /// Run a built-in contender server (used by the scenario runner).
     #[command(hide = true)]
-    Serve(loadgen::contender::ServeArgs),
+    Serve(loadgen::bench::contender::ServeArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,8 +141,8 @@ struct PrintSet {
 fn main() -> ExitCode {
     // The scenario runner has its own flags (`--scenario`, `--list`, ...): hand it the command line.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if loadgen::runner::is_runner_invocation(&argv[1..]) {
-        return match loadgen::runner::main_from_args(argv) {
+    if loadgen::bench::runner::is_runner_invocation(&argv[1..]) {
+        return match loadgen::bench::runner::main_from_args(argv) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("loadgen: {e:#}");
@@ -196,8 +196,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             format,
             latencies,
         }) => merge_files(&files, format, latencies),
-        Some(Command::Plot { dir }) => loadgen::plot::main(dir),
-        Some(Command::Serve(args)) => loadgen::contender::serve_main(args),
+        Some(Command::Plot { dir }) => loadgen::bench::plot::main(dir),
+        Some(Command::Serve(args)) => loadgen::bench::contender::serve_main(args),
         None => attack(cli.attack),
     }
 }

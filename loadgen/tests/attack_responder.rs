@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use loadgen::attack::{AttackConfig, run};
-use tcpserver::responder::{Responder, ResponderArgs};
+use tcpserver_responder::{Responder, ResponderArgs};
 
 fn responder(extra: &[&str]) -> Responder {
     let mut argv = vec!["responder", "--listen", "127.0.0.1:0", "--threads", "1"];

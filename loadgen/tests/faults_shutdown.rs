@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use loadgen::attack::{AttackConfig, run};
-use tcpserver::responder::{Responder, ResponderArgs};
+use tcpserver_responder::{Responder, ResponderArgs};
 
 #[test]
 fn graceful_shutdown_under_loadgen_traffic_fails_no_request() {

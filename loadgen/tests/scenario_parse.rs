@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use loadgen::contender::Contender;
-use loadgen::scenario::{self, Feature, Scenario};
+use loadgen::bench::contender::Contender;
+use loadgen::bench::scenario::{self, Feature, Scenario};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("loadgen-{name}-{}", std::process::id()));

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use loadgen::machine::Machine;
+use loadgen::bench::machine::Machine;
+use loadgen::bench::results::{self, RunManifest, RunRecord, ServerUsage, Skipped};
+use loadgen::bench::scenario;
 use loadgen::report::Report;
-use loadgen::results::{self, RunManifest, RunRecord, ServerUsage, Skipped};
-use loadgen::scenario;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("loadgen-{name}-{}", std::process::id()));
@@ -95,7 +95,7 @@ fn plots_and_readme_from_results() {
     };
     results::write_json(&run_dir.join(results::MANIFEST), &manifest).unwrap();
 
-    loadgen::plot::main(Some(results_dir.clone())).unwrap();
+    loadgen::bench::plot::main(Some(results_dir.clone())).unwrap();
     for id in ["2", "3"] {
         let (rps, latency) = results::chart_files(id);
         assert_png(&run_dir.join(rps));

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use loadgen::results;
-use loadgen::runner::RunnerArgs;
+use loadgen::bench::results;
+use loadgen::bench::runner::RunnerArgs;
 
 const EXE: &str = env!("CARGO_BIN_EXE_loadgen");
 
@@ -66,7 +66,7 @@ fn short_real_run_writes_results_plots_and_readme() {
         server_exe: Some(EXE.into()),
         ..RunnerArgs::default()
     };
-    loadgen::runner::main(args).unwrap();
+    loadgen::bench::runner::main(args).unwrap();
 
     let run_dir = results::latest_run_dir(&results_dir).expect("a run directory");
     let run = results::read_run_dir(&run_dir).unwrap();
@@ -189,7 +189,7 @@ fn a_server_that_does_not_start_is_reported() {
         server_exe: Some(EXE.into()),
         ..RunnerArgs::default()
     };
-    let err = format!("{:#}", loadgen::runner::main(args).unwrap_err());
+    let err = format!("{:#}", loadgen::bench::runner::main(args).unwrap_err());
     assert!(err.contains("all 1 runs failed"), "{err}");
     let run_dir = results::latest_run_dir(&root.join("results")).unwrap();
     let manifest = results::read_run_dir(&run_dir).unwrap().manifest.unwrap();

@@ -51,8 +51,6 @@ pub mod zero_copy;
 
 #[cfg(feature = "http")]
 pub mod http;
-#[cfg(feature = "responder")]
-pub mod responder;
 
 pub use builder::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LOOPS, ServerBuilder};
 pub use connection::Connection;

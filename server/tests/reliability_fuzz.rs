@@ -4,13 +4,14 @@
 
 #![cfg(feature = "http")]
 
+#[path = "reliability_support/http_props.rs"]
+mod http_props;
 mod reliability_support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use reliability_support::corpus::corpus;
-use reliability_support::http_props;
 
 /// Runs `check` on `input`, returning the panic message if a property broke.
 fn violation(input: &[u8]) -> Option<String> {

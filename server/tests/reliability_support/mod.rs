@@ -3,8 +3,6 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod corpus;
-#[cfg(feature = "http")]
-pub mod http_props;
 
 use std::io;
 use std::net::SocketAddr;

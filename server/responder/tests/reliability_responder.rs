@@ -1,8 +1,7 @@
 //! The responder under hostile and faulty clients: the malformed-request corpus, slowloris, and
 //! graceful shutdown with requests in flight. Each test fails if the property breaks.
 
-#![cfg(feature = "responder")]
-
+#[path = "../../tests/reliability_support/mod.rs"]
 mod reliability_support;
 
 use std::net::SocketAddr;
@@ -11,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use tcpserver::responder::{Responder, ResponderArgs};
+use tcpserver_responder::{Responder, ResponderArgs};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;

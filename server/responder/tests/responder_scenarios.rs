@@ -1,8 +1,6 @@
 //! Each benchmark scenario's server settings, checked with a hyper client: status, headers, body
 //! size and content, keep-alive behaviour, AES bodies that decrypt, per-request sleep.
 
-#![cfg(feature = "responder")]
-
 mod responder_support;
 
 use std::net::SocketAddr;
@@ -16,7 +14,7 @@ use hyper::Request;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use responder_support::{PATIENCE, exchange_to_close, parse_all, runtime, start, start_on};
-use tcpserver::responder::AES128_KEY;
+use tcpserver_responder::AES128_KEY;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 

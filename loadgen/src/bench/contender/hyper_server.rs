@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpSocket;
 use tokio_rustls::TlsAcceptor;
 
-use tcpserver::responder::{KeepAlive, ResponderArgs, aes128_body, payload, tls_config};
+use tcpserver_responder::{KeepAlive, ResponderArgs, aes128_body, payload, tls_config};
 
 struct State {
     plain: Bytes,
@@ -30,7 +30,7 @@ struct State {
 /// ignored (hyper has one model); `--pin-cpus` restricts the whole process.
 pub(crate) fn run(args: ResponderArgs) -> anyhow::Result<()> {
     if !args.pin_cpus.is_empty() {
-        crate::machine::set_affinity(&args.pin_cpus).context("--pin-cpus")?;
+        crate::bench::machine::set_affinity(&args.pin_cpus).context("--pin-cpus")?;
     }
     let threads = args
         .threads

@@ -15,9 +15,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use super::buffers::{READ_BUF, give_out, give_read, take_out, take_read};
-use super::reply::Reply;
-use crate::http::{
+use crate::buffers::{READ_BUF, give_out, give_read, take_out, take_read};
+use crate::reply::Reply;
+use tcpserver::http::{
     BodyDecoder, BodyKind, CONTINUE_100, Limits, ParseError, Parsed, ResponseHead, Status,
     parse_request,
 };
@@ -551,7 +551,7 @@ impl HeaderTimer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::responder::body::BodyEncoder;
+    use crate::body::BodyEncoder;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
     fn settings(keep_alive: bool) -> Settings {

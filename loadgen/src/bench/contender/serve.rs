@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Parser;
-use tcpserver::responder::ResponderArgs;
+use tcpserver_responder::ResponderArgs;
 
 /// Arguments of the hidden `serve` subcommand.
 #[derive(clap::Args, Debug, Clone)]
@@ -24,7 +24,7 @@ pub struct ServeArgs {
 /// The built-in servers.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServeKind {
-    /// The tcpserver responder (`tcpserver::responder::run`).
+    /// The tcpserver responder (`tcpserver_responder::run`).
     Tcpserver,
     /// A minimal hyper 1.x server.
     Hyper,
@@ -39,7 +39,7 @@ pub fn serve_main(args: ServeArgs) -> anyhow::Result<()> {
     let argv = std::iter::once(OsString::from(name)).chain(args.args);
     let parsed = ResponderArgs::try_parse_from(argv).unwrap_or_else(|e| e.exit());
     match args.server {
-        ServeKind::Tcpserver => tcpserver::responder::run(parsed).context("tcpserver responder"),
+        ServeKind::Tcpserver => tcpserver_responder::run(parsed).context("tcpserver responder"),
         ServeKind::Hyper => super::hyper_server::run(parsed),
     }
 }

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 
-use crate::contender::{Contender, ContenderKind, Placeholders};
-use crate::machine::ProcessStats;
-use crate::scenario::Scenario;
+use crate::bench::contender::{Contender, ContenderKind, Placeholders};
+use crate::bench::machine::ProcessStats;
+use crate::bench::scenario::Scenario;
 
 /// How long a server may take to start listening.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -30,7 +30,7 @@ pub(crate) struct TlsFiles {
 impl TlsFiles {
     /// Generates a certificate for localhost/127.0.0.1/::1 into `dir`.
     pub fn generate(dir: &Path) -> anyhow::Result<TlsFiles> {
-        let generated = crate::contender::self_signed()?;
+        let generated = crate::bench::contender::self_signed()?;
         let files = TlsFiles {
             cert: dir.join("cert.pem"),
             key: dir.join("key.pem"),
@@ -155,7 +155,7 @@ fn isolate(cmd: &mut Command, cpus: Vec<usize>) {
     // SAFETY: the hook only calls sched_setaffinity and prctl (async-signal-safe, no allocation).
     unsafe {
         cmd.pre_exec(move || {
-            crate::machine::set_affinity(&cpus)?;
+            crate::bench::machine::set_affinity(&cpus)?;
             // If the runner dies without stopping us, die too.
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
@@ -237,7 +237,7 @@ fn start_builtin(spec: &ServerSpec<'_>) -> anyhow::Result<ServerProcess> {
             if *runtime == "per-core" && spec.threads == spec.cpus.len() {
                 args.extend([
                     "--pin-cpus".into(),
-                    crate::results::cpu_list_commas(&spec.cpus),
+                    crate::bench::results::cpu_list_commas(&spec.cpus),
                 ]);
             }
         }
@@ -322,7 +322,7 @@ pub(crate) fn placeholders(
             ("sleep_ms", s.sleep_ms.to_string()),
             ("tls", s.tls.to_string()),
             ("threads", spec.threads.to_string()),
-            ("cpus", crate::results::cpu_list_commas(&spec.cpus)),
+            ("cpus", crate::bench::results::cpu_list_commas(&spec.cpus)),
             (
                 "cert",
                 tls.map(|t| t.cert.display().to_string())

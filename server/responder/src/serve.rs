@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
 
-use super::body::BodyEncoder;
-use super::connection::{Settings, Transport, serve_connection};
-use super::reply::Reply;
-use super::{KeepAlive, ResponderArgs, ResponderError, RuntimeModel, payload, tls_config};
-use crate::http::Limits;
-use crate::{Connection, ListenOptions, Server, ServerHandle};
+use crate::body::BodyEncoder;
+use crate::connection::{Settings, Transport, serve_connection};
+use crate::reply::Reply;
+use crate::{KeepAlive, ResponderArgs, ResponderError, RuntimeModel, payload, tls_config};
+use tcpserver::http::Limits;
+use tcpserver::{Connection, ListenOptions, Server, ServerHandle};
 
 /// How long a graceful shutdown (SIGINT/SIGTERM) lets open connections finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -22,14 +22,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 ///
 /// ```no_run
 /// use clap::Parser;
-/// use tcpserver::responder::{Responder, ResponderArgs};
+/// use tcpserver_responder::{Responder, ResponderArgs};
 ///
 /// let args = ResponderArgs::parse_from(["responder", "--listen", "127.0.0.1:0", "--threads", "1"]);
 /// let responder = Responder::start(args)?;
 /// println!("serving on {}", responder.local_addr());
 /// responder.handle().shutdown(std::time::Duration::from_secs(1));
 /// responder.wait()?;
-/// # Ok::<(), tcpserver::responder::ResponderError>(())
+/// # Ok::<(), tcpserver_responder::ResponderError>(())
 /// ```
 #[derive(Debug)]
 pub struct Responder {
@@ -184,9 +184,9 @@ impl Transport for Connection {
 ///
 /// ```no_run
 /// use clap::Parser;
-/// let args = tcpserver::responder::ResponderArgs::parse();
-/// tcpserver::responder::run(args)?;
-/// # Ok::<(), tcpserver::responder::ResponderError>(())
+/// let args = tcpserver_responder::ResponderArgs::parse();
+/// tcpserver_responder::run(args)?;
+/// # Ok::<(), tcpserver_responder::ResponderError>(())
 /// ```
 pub fn run(args: ResponderArgs) -> Result<(), ResponderError> {
     use tokio::signal::unix::{SignalKind, signal};

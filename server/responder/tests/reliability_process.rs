@@ -3,10 +3,11 @@
 //! keep-alive connection (VmRSS of the child, not polluted by the test's clients).
 //!
 //! The 60 s leak check is `#[ignore]`d (CI time): run it with
-//! `cargo test -p tcpserver-rs --features responder --test reliability_process -- --ignored --nocapture`.
+//! `cargo test -p tcpserver-responder --test reliability_process -- --ignored --nocapture`.
 
-#![cfg(all(feature = "responder", target_os = "linux"))]
+#![cfg(target_os = "linux")]
 
+#[path = "../../tests/reliability_support/mod.rs"]
 mod reliability_support;
 
 use std::io::{BufRead, BufReader};

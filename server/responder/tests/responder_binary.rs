@@ -1,7 +1,7 @@
 //! The `responder` binary: announces its address on stdout, serves, and exits cleanly on
 //! SIGTERM and SIGINT.
 
-#![cfg(all(feature = "responder", unix))]
+#![cfg(unix)]
 
 mod responder_support;
 

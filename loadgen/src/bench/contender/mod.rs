@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::scenario::{Feature, Scenario};
+use crate::bench::scenario::{Feature, Scenario};
 
 pub(crate) use serve::self_signed;
 pub use serve::{ServeArgs, ServeKind, serve_main};

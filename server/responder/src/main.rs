@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use tcpserver::responder::{ResponderArgs, run};
+use tcpserver_responder::{ResponderArgs, run};
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()

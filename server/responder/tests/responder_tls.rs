@@ -1,8 +1,6 @@
 //! The responder over TLS with a rustls client that trusts the responder's certificate:
 //! keep-alive on and off, and session resumption for keep-alive-off runs.
 
-#![cfg(feature = "responder")]
-
 mod responder_support;
 
 use std::net::SocketAddr;

@@ -41,7 +41,7 @@ impl Placement {
             if !available.contains(cpu) {
                 bail!(
                     "CPU {cpu} is not available to this process (available: {})",
-                    crate::results::cpu_list(available)
+                    crate::bench::results::cpu_list(available)
                 );
             }
         }

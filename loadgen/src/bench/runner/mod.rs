@@ -14,10 +14,12 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, bail};
 
 use crate::attack::{self, AttackConfig};
-use crate::contender::Contender;
-use crate::machine::{self, Machine};
-use crate::results::{self, RunManifest, RunRecord, ServerUsage, Skipped, cpu_list, format_rps};
-use crate::scenario::{self, Scenario};
+use crate::bench::contender::Contender;
+use crate::bench::machine::{self, Machine};
+use crate::bench::results::{
+    self, RunManifest, RunRecord, ServerUsage, Skipped, cpu_list, format_rps,
+};
+use crate::bench::scenario::{self, Scenario};
 
 pub use placement::{Placement, parse_cpu_list};
 use server::{ServerProcess, ServerSpec, TlsFiles};
@@ -284,7 +286,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
     println!();
     print_summary(&records);
     if !args.no_plot && !records.is_empty() {
-        for path in crate::plot::plot_run(&run_dir)? {
+        for path in crate::bench::plot::plot_run(&run_dir)? {
             println!("wrote {}", path.display());
         }
     }

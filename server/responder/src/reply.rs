@@ -1,7 +1,7 @@
 //! The `200 OK` reply, pre-encoded: per request only the date and the body are added.
 
-use super::body::BodyEncoder;
-use crate::http::{ResponseHead, Status, http_date};
+use crate::body::BodyEncoder;
+use tcpserver::http::{ResponseHead, Status, http_date};
 
 /// Fixed bodies at least this long are not copied into the output buffer: the last reply of a
 /// batch is written with `writev` from the body itself (below this, copying is cheaper).

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use clap::Parser;
-use tcpserver::responder::{Responder, ResponderArgs};
+use tcpserver_responder::{Responder, ResponderArgs};
 
 /// Generous bound for anything the server must do on a loaded 2-core machine.
 pub const PATIENCE: Duration = Duration::from_secs(20);

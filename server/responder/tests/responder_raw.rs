@@ -1,8 +1,6 @@
 //! The responder against raw sockets: pipelining, framing, keep-alive rules, limits, malformed
 //! input and slow clients.
 
-#![cfg(feature = "responder")]
-
 mod responder_support;
 
 use std::io::Write;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 ///
 /// ```
 /// use clap::Parser;
-/// use tcpserver::responder::{KeepAlive, ResponderArgs, RuntimeModel};
+/// use tcpserver_responder::{KeepAlive, ResponderArgs, RuntimeModel};
 ///
 /// let args = ResponderArgs::parse_from(["responder", "--payload", "1024", "--keep-alive", "off",
 ///                                       "--runtime", "shared", "--pin-cpus", "0,1"]);

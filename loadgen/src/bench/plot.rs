@@ -13,9 +13,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::results::{self, RunDir, RunRecord, chart_files, format_latency_us, format_rps};
+use crate::bench::results::{self, RunDir, RunRecord, chart_files, format_latency_us, format_rps};
 
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 const SIZE: (u32, u32) = (1000, 600);
 /// Pixels under the chart for the footer line (scenario, placement, CPU).

@@ -9,9 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::machine::Machine;
+use crate::bench::machine::Machine;
+use crate::bench::scenario::Scenario;
 use crate::report::Report;
-use crate::scenario::Scenario;
 
 /// The manifest file of a run directory.
 pub const MANIFEST: &str = "run.json";
@@ -206,8 +206,8 @@ pub fn read_run_dir(dir: &Path) -> anyhow::Result<RunDir> {
         .unwrap_or_default();
     let contender_rank = |name: &str| order.iter().position(|c| c == name).unwrap_or(usize::MAX);
     records.sort_by(|a, b| {
-        crate::scenario::id_sort_key(&a.scenario.id)
-            .cmp(&crate::scenario::id_sort_key(&b.scenario.id))
+        crate::bench::scenario::id_sort_key(&a.scenario.id)
+            .cmp(&crate::bench::scenario::id_sort_key(&b.scenario.id))
             .then(contender_rank(&a.contender).cmp(&contender_rank(&b.contender)))
             .then(a.contender.cmp(&b.contender))
             .then(a.threads.cmp(&b.threads))
@@ -358,7 +358,7 @@ pub fn readme(run: &RunDir, link_prefix: &str) -> String {
     let mut by_scenario: BTreeMap<(bool, u64, String), Vec<&RunRecord>> = BTreeMap::new();
     for record in &run.records {
         by_scenario
-            .entry(crate::scenario::id_sort_key(&record.scenario.id))
+            .entry(crate::bench::scenario::id_sort_key(&record.scenario.id))
             .or_default()
             .push(record);
     }

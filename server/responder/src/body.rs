@@ -18,7 +18,7 @@ const BLOCK: usize = 16;
 /// The static payload: `len` bytes of `'a'`, or [`DEFAULT_PAYLOAD`] for `None`.
 ///
 /// ```
-/// use tcpserver::responder::payload;
+/// use tcpserver_responder::payload;
 /// assert_eq!(payload(None), b"Hello World!\r\n");
 /// assert_eq!(payload(Some(3)), b"aaa");
 /// ```
@@ -32,7 +32,7 @@ pub fn payload(len: Option<usize>) -> Vec<u8> {
 /// Length of an `--aes128` body for a payload of `plain_len` bytes: IV + PKCS#7-padded ciphertext.
 ///
 /// ```
-/// assert_eq!(tcpserver::responder::aes128_body_len(1024), 1056);
+/// assert_eq!(tcpserver_responder::aes128_body_len(1024), 1056);
 /// ```
 pub fn aes128_body_len(plain_len: usize) -> usize {
     BLOCK + (plain_len / BLOCK + 1) * BLOCK
@@ -42,7 +42,7 @@ pub fn aes128_body_len(plain_len: usize) -> usize {
 /// [`AES128_KEY`], exactly the work the responder does per request.
 ///
 /// ```
-/// let body = tcpserver::responder::aes128_body(b"hello");
+/// let body = tcpserver_responder::aes128_body(b"hello");
 /// assert_eq!(body.len(), 32);
 /// ```
 pub fn aes128_body(plain: &[u8]) -> Vec<u8> {

@@ -6,7 +6,7 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use super::{ResponderArgs, ResponderError};
+use crate::{ResponderArgs, ResponderError};
 
 /// A TLS server configuration for `args`, with the certificate it presents.
 ///
@@ -15,11 +15,11 @@ use super::{ResponderArgs, ResponderError};
 /// resume sessions instead of doing a full handshake per request. ALPN offers `http/1.1`.
 ///
 /// ```
-/// let args = tcpserver::responder::ResponderArgs { tls: true, ..Default::default() };
-/// let (config, cert) = tcpserver::responder::tls_config(&args)?;
+/// let args = tcpserver_responder::ResponderArgs { tls: true, ..Default::default() };
+/// let (config, cert) = tcpserver_responder::tls_config(&args)?;
 /// assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
 /// assert!(!cert.is_empty());
-/// # Ok::<(), tcpserver::responder::ResponderError>(())
+/// # Ok::<(), tcpserver_responder::ResponderError>(())
 /// ```
 pub fn tls_config(
     args: &ResponderArgs,
@@ -46,7 +46,7 @@ pub fn tls_config(
         ));
     };
     // Tickets and a large session cache: see `tcpserver::tls::enable_resumption`.
-    let mut config = crate::tls::server_config(chain, key)
+    let mut config = tcpserver::tls::server_config(chain, key)
         .map_err(|e| ResponderError::Certificate(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok((Arc::new(config), leaf))

@@ -1,19 +1,19 @@
-//! The HTTP/1.1 benchmark responder on [`tcpserver`](crate): answers every request with
+//! The HTTP/1.1 benchmark responder on [`tcpserver`]: answers every request with
 //! `200 OK` and a fixed (or AES-encrypted) body, as fast as the machine allows.
 //!
-//! Behind the `responder` feature, so users of the library alone do not compile clap, aes or
-//! rcgen. The `responder` binary is [`ResponderArgs`] + [`run`]; tests and the load generator
+//! A crate of its own (`tcpserver-responder`, not published), so users of the library alone do
+//! not compile clap, aes or rcgen. The `responder` binary is [`ResponderArgs`] + [`run`]; tests and the load generator
 //! start it in-process with [`Responder::start`].
 //!
 //! ```text
-//! cargo run --release -p tcpserver-rs --features responder --bin responder -- \
+//! cargo run --release -p tcpserver-responder --bin responder -- \
 //!     --listen 127.0.0.1:8080 --payload 1024 --keep-alive on --threads 1 --pin-cpus 0
 //! ```
 //!
 //! # Cost per request
 //!
 //! Per batch of pipelined requests a connection does exactly one read and one write: it parses
-//! every complete request in the buffer with [`tcpserver::http`](crate::http), appends all
+//! every complete request in the buffer with [`tcpserver::http`], appends all
 //! replies to one output buffer (the reply head is pre-encoded; only the cached `Date` and the
 //! body are added) and writes it at once, in order. tokio clears read readiness after a short
 //! read, so no read ends in EAGAIN; `TCP_DEFER_ACCEPT` makes the first read of a new connection
@@ -27,7 +27,7 @@
 //!
 //! ```no_run
 //! use clap::Parser;
-//! use tcpserver::responder::{Responder, ResponderArgs};
+//! use tcpserver_responder::{Responder, ResponderArgs};
 //!
 //! let args = ResponderArgs::parse_from(["responder", "--listen", "127.0.0.1:0", "--payload", "1024"]);
 //! let responder = Responder::start(args)?;
@@ -35,7 +35,7 @@
 //! # let _ = addr;
 //! responder.handle().shutdown(std::time::Duration::from_secs(1));
 //! responder.wait()?;
-//! # Ok::<(), tcpserver::responder::ResponderError>(())
+//! # Ok::<(), tcpserver_responder::ResponderError>(())
 //! ```
 
 mod args;
@@ -63,7 +63,7 @@ pub enum ResponderError {
     Options(String),
     /// The server could not be built or failed while serving.
     #[error(transparent)]
-    Server(#[from] crate::Error),
+    Server(#[from] tcpserver::Error),
     /// An I/O error outside the server (runtime or signal setup).
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
