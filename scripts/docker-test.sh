@@ -221,14 +221,16 @@ nofile=$(ulimit -Hn)
 [ "$nofile" = 65536 ] || say "hard open-files limit here is $nofile: using --ulimit nofile=$nofile:$nofile"
 run_args=(--network host --ulimit "nofile=$nofile:$nofile")
 
-# run NAME DOCKER_RUN_ARGS...: runs, shows and keeps the output, fails on a non-zero exit.
+# run NAME DOCKER_RUN_ARGS...: runs, keeps the output and shows its summary lines (all of its end
+# on a failure), fails on a non-zero exit.
 run() {
     local name=$1 t rc=0
     shift
     say "docker run $*"
     t=$(date +%s)
-    docker run "$@" 2>&1 | tee "$work/$name.log" || rc=$?
-    [ "$rc" = 0 ] || fail "$name: docker run exited with $rc"
+    docker run "$@" >"$work/$name.log" 2>&1 || rc=$?
+    grep -E '^(machine|placement|results|server threads):|^(==|--) |^   (req/s|skip)' "$work/$name.log" || true
+    [ "$rc" = 0 ] || { tail -n 40 "$work/$name.log"; fail "$name: docker run exited with $rc"; }
     say "$name: exit 0 in $(elapsed "$t")"
 }
 
