@@ -97,7 +97,9 @@ fn entrypoint_is_loadgen_and_its_arguments_are_accepted() {
 /// The `## Docker` section of README.md.
 fn readme_docker_section() -> String {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
-    let start = readme.find("\n## Docker\n").expect("README has a ## Docker section");
+    let start = readme
+        .find("\n## Docker\n")
+        .expect("README has a ## Docker section");
     let rest = &readme[start + 1..];
     let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
     rest[..end].to_string()
@@ -108,10 +110,10 @@ fn no_syntax_directive_and_base_images_are_pinned_build_arguments() {
     let text = dockerfile();
     // `# syntax=` makes BuildKit fetch a frontend image from Docker Hub before anything else.
     assert!(
-        !text
-            .lines()
-            .take_while(|l| l.starts_with('#'))
-            .any(|l| l.to_ascii_lowercase().replace(' ', "").starts_with("#syntax=")),
+        !text.lines().take_while(|l| l.starts_with('#')).any(|l| l
+            .to_ascii_lowercase()
+            .replace(' ', "")
+            .starts_with("#syntax=")),
         "the Dockerfile must not need Docker Hub's BuildKit frontend"
     );
     let args: Vec<(&str, &str)> = text
@@ -159,7 +161,8 @@ fn dependency_layer_copies_every_workspace_manifest() {
     for member in members {
         let manifest = format!("{}/Cargo.toml", member.as_str().expect("member path"));
         assert!(
-            text.lines().any(|l| l == format!("COPY {manifest} {manifest}")),
+            text.lines()
+                .any(|l| l == format!("COPY {manifest} {manifest}")),
             "the dependency layer does not copy {manifest}"
         );
         assert!(
@@ -184,7 +187,12 @@ fn readme_docker_commands_are_accepted_and_keep_results_owned_by_the_user() {
         .collect();
     assert!(runs.len() >= 2, "README shows the docker run commands");
     for run in runs {
-        let words: Vec<&str> = run.split('#').next().unwrap_or("").split_whitespace().collect();
+        let words: Vec<&str> = run
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
         if words.iter().any(|w| w.contains(":/bench/results")) {
             assert!(
                 words.contains(&"--user"),
