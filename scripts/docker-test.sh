@@ -122,7 +122,8 @@ rust_version=$(rustc -V | awk '{print $2}')
 rust_host=$(rustc -vV | sed -n 's/^host: //p')
 ca_sum=$(sha256sum "$ca_bundle" | cut -c1-12)
 runtime_base=tcpserver-standin/debian:bookworm-minbase
-rust_base=tcpserver-standin/rust:$rust_version-bookworm-ca$ca_sum
+# The tag names what the stand-in is made of; a change to the recipe below bumps "r2".
+rust_base=tcpserver-standin/rust:$rust_version-bookworm-r2-ca$ca_sum
 
 if docker image inspect "$runtime_base" >/dev/null 2>&1; then
     say "stand-in $runtime_base: cached"
@@ -152,14 +153,19 @@ else
     ctx="$state/rust-context"
     rm -rf "$ctx"
     mkdir -p "$ctx/toolchain" "$ctx/cargo-bin"
-    tar -C "$(rustc --print sysroot)" --exclude=./share/doc -cf - . | tar -C "$ctx/toolchain" -xf -
+    tar -C "$(rustc --print sysroot)" --exclude=./share -cf - . | tar -C "$ctx/toolchain" -xf -
     cp "$ca_bundle" "$ctx/ca-certificates.crt"
+    # As in the official image: rustup and its proxies in $CARGO_HOME/bin (here symbolic links,
+    # as rustup makes them on this machine), or the toolchain's binaries where rustup is missing.
     if command -v rustup >/dev/null 2>&1; then
-        # As in the official image: rustup and its proxies (hard links) in $CARGO_HOME/bin.
         cp "$(command -v rustup)" "$ctx/cargo-bin/rustup"
-        link='for p in cargo cargo-clippy cargo-fmt clippy-driver rustc rustdoc rustfmt; do ln -f /usr/local/cargo/bin/rustup /usr/local/cargo/bin/$p; done'
+        for p in cargo cargo-clippy cargo-fmt clippy-driver rustc rustdoc rustfmt; do
+            ln -s rustup "$ctx/cargo-bin/$p"
+        done
     else
-        link='for p in /usr/local/rustup/toolchains/*/bin/*; do ln -sf "$p" /usr/local/cargo/bin/; done'
+        for p in "$ctx"/toolchain/bin/*; do
+            ln -s "/usr/local/rustup/toolchains/$toolchain/bin/${p##*/}" "$ctx/cargo-bin/"
+        done
     fi
     printf 'version = "12"\ndefault_toolchain = "%s"\nprofile = "minimal"\n' "$toolchain" \
         >"$ctx/settings.toml"
@@ -174,14 +180,16 @@ ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo \\
 COPY toolchain/ /usr/local/rustup/toolchains/$toolchain/
 COPY settings.toml /usr/local/rustup/settings.toml
 COPY cargo-bin/ /usr/local/cargo/bin/
-RUN $link \\
-    && chmod -R a+w /usr/local/rustup /usr/local/cargo && cargo --version && rustc --version
+RUN cargo --version && rustc --version
 LABEL org.tcpserver.standin="stand-in for rust:$rust_version-slim-bookworm, not the official image"
 EOF
     DOCKER_BUILDKIT=1 docker build --network host --progress plain "${proxy_args[@]}" \
         -t "$rust_base" "$ctx" >"$state/rust-standin.log" 2>&1 ||
         { tail -n 30 "$state/rust-standin.log"; fail "building $rust_base failed (log: $state/rust-standin.log)"; }
     rm -rf "$ctx"
+    # Older stand-ins (another toolchain, CA bundle or recipe) only take space.
+    docker images --format '{{.Repository}}:{{.Tag}}' tcpserver-standin/rust | grep -vxF "$rust_base" |
+        xargs -r /usr/bin/docker rmi >/dev/null 2>&1 || true
     say "stand-in $rust_base: made in $(elapsed "$t")"
 fi
 
@@ -297,7 +305,7 @@ say "scenario-all: $(find "$results" -type f | wc -l) files, all owned by uid $t
 
 # Keep the build cache (the dependency layer) but not every old image and layer.
 docker image prune -f >/dev/null 2>&1 || true
-docker builder prune -f --keep-storage 10GB >/dev/null 2>&1 || true
+docker builder prune -f --keep-storage 5GB >/dev/null 2>&1 || true
 
 say "PASSED in $(elapsed "$started") (build $build_time, image $((size / 1000000)) MB;" \
     "base images were local stand-ins)"
