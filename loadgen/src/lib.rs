@@ -29,3 +29,4 @@
 pub mod attack;
 pub mod bench;
 pub mod report;
+mod sys;

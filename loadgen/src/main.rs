@@ -44,6 +44,8 @@ enum Command {
         /// Run or results directory (default: the newest run under `results/`).
         dir: Option<PathBuf>,
     },
+    /// Compare two result runs (regression gate): exit 1 on a regression.
+    Compare(loadgen::bench::compare::CompareArgs),
     /// Run a built-in contender server (used by the scenario runner).
     #[command(hide = true)]
     Serve(loadgen::bench::contender::ServeArgs),
@@ -180,6 +182,16 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
+    if let Cli {
+        command: Some(Command::Compare(args)),
+        ..
+    } = cli
+    {
+        return loadgen::bench::compare::run(args).unwrap_or_else(|e| {
+            eprintln!("loadgen: {e:#}");
+            ExitCode::from(2)
+        });
+    }
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -197,6 +209,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             latencies,
         }) => merge_files(&files, format, latencies),
         Some(Command::Plot { dir }) => loadgen::bench::plot::main(dir),
+        Some(Command::Compare(_)) => unreachable!("handled in main"),
         Some(Command::Serve(args)) => loadgen::bench::contender::serve_main(args),
         None => attack(cli.attack),
     }
@@ -231,6 +244,7 @@ fn attack(a: AttackArgs) -> anyhow::Result<()> {
         progress: a.print.progress,
         start_at: a.start_at,
         warmup: a.warmup,
+        ..AttackConfig::default()
     };
     let plain = a.format == Format::Plain;
     if a.print.intro && plain {

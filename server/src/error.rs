@@ -39,6 +39,24 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Binding or listening on a Unix domain socket failed (also: the path is a file that is
+    /// not a socket, or another process still listens on it).
+    #[error("cannot listen on unix:{}: {source}", path.display())]
+    BindUnix {
+        /// The socket's path.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An inherited socket (systemd socket activation, a file descriptor handed over) is not
+    /// a listening TCP or Unix domain stream socket, or the environment describing it is wrong.
+    #[error("cannot adopt the inherited socket: {source}")]
+    Inherited {
+        /// What was wrong.
+        #[source]
+        source: io::Error,
+    },
     /// Setting a socket option failed.
     #[error("cannot set socket option {option}: {source}")]
     SocketOption {
@@ -64,8 +82,20 @@ pub enum Error {
     #[error("a worker thread panicked")]
     WorkerPanicked,
     /// A TLS operation failed (bad certificate or key, failed handshake).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
+    /// No rustls crypto provider can be chosen: none is installed as the process default and
+    /// neither the `aws-lc-rs` nor the `ring` feature is enabled (see
+    /// [`tls::crypto_provider`](crate::tls::crypto_provider)).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[error(
+        "no rustls crypto provider: install a process default (CryptoProvider::install_default) \
+         or enable the `aws-lc-rs` or `ring` feature of tcpserver-rs"
+    )]
+    NoCryptoProvider,
     /// An operation did not finish in time (e.g. a TLS handshake).
     #[error("timed out")]
     Timeout,

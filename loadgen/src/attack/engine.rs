@@ -16,11 +16,12 @@ use hdrhistogram::Histogram;
 use super::conn::{self, Connector, ThreadCtx};
 use super::stats::{SecondReport, ThreadStats, WINDOW, new_second_histogram};
 use super::target::{Target, build_request};
-use super::{AttackConfig, AttackError, sys, tls};
+use super::{AttackConfig, AttackError, http2, pipeline, tls};
 use crate::report::{
     ErrorClasses, Report, RunResult, Spec, SpecHeader, TimelinePoint, encode_histogram,
     latency_stats, new_latency_histogram, rps_stats,
 };
+use crate::sys;
 
 /// Duration of a run given neither `-d` nor `-n` (bombardier's default).
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -65,6 +66,12 @@ struct Shared {
     )>,
     rate: Option<f64>,
     total_connections: usize,
+    /// The request `pipeline` times.
+    batch: Arc<[u8]>,
+    pipeline: usize,
+    streams: usize,
+    /// HTTP/2: the request.
+    h2_request: Option<Arc<http2::H2Request>>,
 }
 
 pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
@@ -92,6 +99,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
     if cfg.timeout.is_zero() {
         return Err(AttackError::Config("timeout must be positive".into()));
     }
+    check_protocol(cfg)?;
     let target = Target::parse(&cfg.url)?;
     let request: Arc<[u8]> = build_request(
         &target,
@@ -101,6 +109,23 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         cfg.keep_alive,
     )?
     .into();
+    let http2 = cfg.http2 || cfg.h2c;
+    let h2_request = if http2 {
+        Some(Arc::new(
+            http2::build_request(
+                target.tls,
+                &target.authority,
+                &target.path,
+                &cfg.method,
+                &cfg.headers,
+                &cfg.body,
+            )
+            .map_err(AttackError::Config)?,
+        ))
+    } else {
+        None
+    };
+    let batch: Arc<[u8]> = request.repeat(cfg.pipeline as usize).into();
     let addr = target.resolve()?;
     let tls = if target.tls {
         let config = tls::client_config(
@@ -109,6 +134,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
                 .as_ref()
                 .map(|(c, k)| (c.as_path(), k.as_path())),
             cfg.connections * 2,
+            if http2 { b"h2" } else { b"http/1.1" },
         )?;
         Some((
             tokio_rustls::TlsConnector::from(config),
@@ -171,6 +197,10 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         tls,
         rate: cfg.rate,
         total_connections: cfg.connections,
+        batch,
+        pipeline: cfg.pipeline as usize,
+        streams: cfg.streams as usize,
+        h2_request,
     });
     let cpu_before = sys::process_cpu_seconds();
 
@@ -276,6 +306,31 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
     ))
 }
 
+/// Checks the protocol options (`http2`, `h2c`, `streams`, `pipeline`) against each other.
+fn check_protocol(cfg: &AttackConfig) -> Result<(), AttackError> {
+    let bad = |m: &str| Err(AttackError::Config(m.into()));
+    let http2 = cfg.http2 || cfg.h2c;
+    if cfg.streams == 0 {
+        return bad("streams must be at least 1");
+    }
+    if cfg.pipeline == 0 {
+        return bad("pipeline depth must be at least 1");
+    }
+    if cfg.h2c && cfg.url.starts_with("https://") {
+        return bad("h2c is cleartext HTTP/2: use an http:// URL (or --http2 for https://)");
+    }
+    if http2 && cfg.pipeline > 1 {
+        return bad("pipelining is HTTP/1.1; with HTTP/2 use streams");
+    }
+    if !http2 && cfg.streams > 1 {
+        return bad("streams need HTTP/2 (--http2 or --h2c)");
+    }
+    if cfg.pipeline > 1 && !cfg.keep_alive {
+        return bad("pipelining needs keep-alive");
+    }
+    Ok(())
+}
+
 fn point(second: u64, e: &(usize, u64, u64, Histogram<u64>)) -> TimelinePoint {
     let q = |q: f64| {
         if e.3.is_empty() {
@@ -363,7 +418,9 @@ fn thread_main(
         interval: shared
             .rate
             .map(|r| Duration::from_secs_f64(shared.total_connections as f64 / r)),
+        batch: shared.batch.clone(),
     });
+    let h2_request = shared.h2_request.clone();
     let result = rt.block_on(async {
         let mut tasks = Vec::with_capacity(plan.connections.len());
         for g in plan.connections.clone() {
@@ -372,10 +429,19 @@ fn thread_main(
                 + shared
                     .rate
                     .map_or(Duration::ZERO, |r| Duration::from_secs_f64(g as f64 / r));
-            tasks.push(tokio::task::spawn_local(conn::connection(
-                ctx.clone(),
-                first,
-            )));
+            let task = match (&h2_request, shared.pipeline) {
+                (Some(r), _) => tokio::task::spawn_local(http2::connection(
+                    ctx.clone(),
+                    first,
+                    shared.streams,
+                    r.clone(),
+                )),
+                (None, 1) => tokio::task::spawn_local(conn::connection(ctx.clone(), first)),
+                (None, depth) => {
+                    tokio::task::spawn_local(pipeline::connection(ctx.clone(), first, depth))
+                }
+            };
+            tasks.push(task);
         }
         let all_done = async {
             for t in tasks {
@@ -526,6 +592,14 @@ fn build_report(
         keep_alive: cfg.keep_alive,
         rate: cfg.rate,
         threads: results.len(),
+        protocol: match (cfg.http2 || cfg.h2c, cfg.url.starts_with("https://")) {
+            (false, _) => "HTTP/1.1",
+            (true, true) => "HTTP/2",
+            (true, false) => "h2c",
+        }
+        .into(),
+        pipeline: cfg.pipeline,
+        streams: if cfg.http2 || cfg.h2c { cfg.streams } else { 1 },
     };
     Report { spec, result: r }
 }

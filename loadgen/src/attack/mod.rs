@@ -1,4 +1,5 @@
-//! The load engine: thread-per-core HTTP/1.1 clients recording HDR latency histograms.
+//! The load engine: thread-per-core HTTP/1.1 (optionally pipelined) and HTTP/2 clients recording
+//! HDR latency histograms.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -7,9 +8,10 @@ use crate::report::Report;
 
 mod conn;
 mod engine;
+mod http2;
+mod pipeline;
 pub mod response;
 mod stats;
-mod sys;
 mod target;
 mod tls;
 
@@ -51,6 +53,14 @@ pub struct AttackConfig {
     pub start_at: Option<SystemTime>,
     /// Run this long before measuring; warmup requests are not recorded.
     pub warmup: Duration,
+    /// Speak HTTP/2: over TLS (ALPN `h2`) for `https://`, with prior knowledge for `http://`.
+    pub http2: bool,
+    /// Speak HTTP/2 over cleartext with prior knowledge (h2c); needs an `http://` URL.
+    pub h2c: bool,
+    /// HTTP/2: concurrent streams per connection (at least 1).
+    pub streams: u32,
+    /// HTTP/1.1: requests in flight per connection (1 = no pipelining).
+    pub pipeline: u32,
 }
 
 impl Default for AttackConfig {
@@ -73,6 +83,10 @@ impl Default for AttackConfig {
             progress: false,
             start_at: None,
             warmup: Duration::ZERO,
+            http2: false,
+            h2c: false,
+            streams: 1,
+            pipeline: 1,
         }
     }
 }
