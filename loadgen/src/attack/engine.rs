@@ -99,9 +99,14 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         &cfg.headers,
         &cfg.body,
         cfg.keep_alive,
+        cfg.stream,
     )?
     .into();
-    let addr = target.resolve()?;
+    // `--connect-to HOST:PORT`: dial there; `Host` and TLS name still come from the URL.
+    let addr = match &cfg.connect_to {
+        Some(dial) => Target::parse(dial)?.resolve()?,
+        None => target.resolve()?,
+    };
     let tls = if target.tls {
         let config = tls::client_config(
             cfg.insecure,
@@ -520,7 +525,7 @@ fn build_report(
             })
             .collect(),
         body: String::from_utf8_lossy(&cfg.body).into_owned(),
-        stream: false,
+        stream: cfg.stream,
         timeout_seconds: cfg.timeout.as_secs_f64(),
         client: "loadgen".into(),
         keep_alive: cfg.keep_alive,
