@@ -64,6 +64,14 @@ impl Target {
         if host.is_empty() {
             return Err(bad("missing host"));
         }
+        // A DNS name or an IP literal: nothing else is looked up (IDNs go in as punycode).
+        let v6 = authority.starts_with('[');
+        if !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b) || (v6 && b"%:".contains(&b)))
+        {
+            return Err(bad("invalid host"));
+        }
         if path
             .bytes()
             .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
@@ -201,6 +209,8 @@ mod tests {
         assert_eq!((t.port, t.path.as_str()), (9000, "/"));
         assert!(Target::parse("ftp://x/").is_err());
         assert!(Target::parse("HTTP://x/").is_ok_and(|t| !t.tls));
+        assert!(Target::parse("http://é/").is_err());
+        assert!(Target::parse("http://a b/").is_err());
         assert!(Target::parse("HttpS://x/").is_ok_and(|t| t.tls && t.port == 443));
         assert!(Target::parse("http://x:99999/").is_err());
         assert!(Target::parse("http:///").is_err());

@@ -2,13 +2,14 @@
 //! bombardier's template data (`.Spec`, `.Result`) and helper functions (`WithLatencies`,
 //! `FormatBinary`, `FormatTimeUs`, `FormatTimeUsUint64`, `FloatsToArray`, `Multiply`,
 //! `StringToBytes`, `UUIDV1`, `UUIDV4`), so that a template written for bombardier renders the
-//! same here.
+//! same here. `printf` is Go's (gtmpl's own stores whole floats as integers and then refuses
+//! `%f` for them).
 //!
 //! gtmpl lacks two things of Go's engine that bombardier's own templates use: methods with
 //! arguments (`.Result.LatenciesStats (FloatsToArray 0.5 0.99)`) and `range` over a map in key
 //! order. Before parsing, [`UserTemplate`] rewrites these two forms inside actions into
-//! equivalent calls of helper functions (`LatenciesStats .Result (...)`, a `range` over the
-//! sorted entries); text outside actions is never touched.
+//! equivalent calls of helper functions (`LatenciesStats .Result (...)`, a `range` over
+//! `SortedValues` with the key taken from `SortedKeys`); text outside actions is never touched.
 
 use std::collections::HashMap;
 
@@ -59,6 +60,7 @@ impl UserTemplate {
         let mut t = Template::default();
         let with_latencies: Func = if latencies { yes } else { no };
         t.add_funcs(&[
+            ("printf", printf as Func),
             ("WithLatencies", with_latencies),
             ("FormatBinary", format_binary as Func),
             ("FormatTimeUs", format_time_us as Func),
@@ -70,7 +72,8 @@ impl UserTemplate {
             ("UUIDV4", uuid_v4 as Func),
             ("LatenciesStats", latencies_stats as Func),
             ("RequestsStats", requests_stats as Func),
-            ("SortedEntries", sorted_entries as Func),
+            ("SortedKeys", sorted_keys as Func),
+            ("SortedValues", sorted_values as Func),
         ]);
         t.parse(&self.text)
             .map_err(|e| TemplateError(e.to_string()))?;
@@ -166,9 +169,9 @@ fn rewrite_methods(action: &str) -> String {
     out
 }
 
-/// `{{ range $k, $v := PIPE }}` → `{{ range $e := SortedEntries (PIPE) }}{{ $k := $e.Key }}{{ $v
-/// := $e.Value }}` (one variable: the value; none: dot is the value), so that maps are ranged
-/// in key order, as in Go.
+/// `{{ range $k, $v := PIPE }}` → `{{ $m := PIPE }}{{ range $i, $v := SortedValues $m }}{{ $k
+/// := index (SortedKeys $m) $i }}` (one variable or none: only `SortedValues (PIPE)`), so that
+/// maps are ranged in key order as in Go, with dot the element.
 fn rewrite_range(action: &str) -> Option<String> {
     let inner = action.strip_prefix("{{")?.strip_suffix("}}")?;
     let (open_trim, inner) = match inner.strip_prefix("- ") {
@@ -192,21 +195,18 @@ fn rewrite_range(action: &str) -> Option<String> {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .collect();
-    if names.is_empty() || names.len() > 2 {
-        // Without variables dot is the value: gtmpl's own `range` is kept there.
-        return None;
-    }
-    let entry = "$loadgenEntry";
-    let mut out = format!("{open_trim}range {entry} := SortedEntries ({pipe})}}}}");
-    if let [key, _] = names.as_slice() {
-        out.push_str(&format!("{{{{{key} := {entry}.Key}}}}"));
-    }
-    let value = names[names.len() - 1];
-    out.push_str(&format!("{{{{{value} := {entry}.Value}}}}"));
-    // The original closing delimiter (and its trim marker) ends the last inserted action.
-    out.truncate(out.len() - 2);
-    out.push_str(close_trim);
-    Some(out)
+    let values = format!("SortedValues ({pipe})");
+    Some(match names.as_slice() {
+        [] => format!("{open_trim}range {values}{close_trim}"),
+        [value] => format!("{open_trim}range {value} := {values}{close_trim}"),
+        // PIPE is evaluated once, before the loop (inside, dot is the element).
+        [key, value] => format!(
+            "{open_trim}$loadgenRange := {pipe}}}}}\
+             {{{{range $loadgenIndex, {value} := SortedValues $loadgenRange}}}}\
+             {{{{{key} := index (SortedKeys $loadgenRange) $loadgenIndex{close_trim}"
+        ),
+        _ => return None,
+    })
 }
 
 // ---- the data ----
@@ -363,6 +363,147 @@ fn one<'a>(name: &str, args: &'a [Value]) -> Result<&'a Value, FuncError> {
         [a] => Ok(a),
         _ => Err(FuncError::ExactlyXArgs(name.into(), 1)),
     }
+}
+
+/// Go's `printf` (gtmpl's keeps whole floats as integers and then refuses `%f` for them):
+/// verbs `v s q d f F e g x t %`, flags `- + 0 space`, width and precision.
+fn printf(args: &[Value]) -> Result<Value, FuncError> {
+    let Some((Value::String(format), mut rest)) = args.split_first().map(|(f, r)| (f, r.iter()))
+    else {
+        return Err(FuncError::AtLeastXArgs("printf".into(), 1));
+    };
+    let mut out = String::new();
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let (mut left, mut plus, mut zero, mut space) = (false, false, false, false);
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => left = true,
+                '+' => plus = true,
+                '0' => zero = true,
+                ' ' => space = true,
+                '#' => {}
+                _ => break,
+            }
+            chars.next();
+        }
+        let number = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>| {
+            let mut n: Option<usize> = None;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                n = Some(
+                    n.unwrap_or(0)
+                        .saturating_mul(10)
+                        .saturating_add(d as usize)
+                        .min(1000),
+                );
+                chars.next();
+            }
+            n
+        };
+        let width = number(&mut chars);
+        let precision = if chars.peek() == Some(&'.') {
+            chars.next();
+            Some(number(&mut chars).unwrap_or(0))
+        } else {
+            None
+        };
+        let Some(verb) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = rest.next() else {
+            out.push_str(&format!("%!{verb}(MISSING)"));
+            continue;
+        };
+        let num = number_of(arg);
+        let mut text = match (verb, num) {
+            ('d', Some(n)) => format!("{}", n.trunc() as i64),
+            ('f' | 'F', Some(n)) => format!("{n:.*}", precision.unwrap_or(6)),
+            ('e', Some(n)) => format!("{n:.*e}", precision.unwrap_or(6)),
+            ('g', Some(n)) => format!("{n}"),
+            ('x', Some(n)) => format!("{:x}", n.trunc() as i64),
+            ('q', _) => go_quote(&plain(arg)),
+            ('x', None) => plain(arg).bytes().map(|b| format!("{b:02x}")).collect(),
+            ('v' | 's' | 't', _) => {
+                let s = plain(arg);
+                match precision {
+                    Some(p) if verb == 's' => s.chars().take(p).collect(),
+                    _ => s,
+                }
+            }
+            (_, _) => format!("%!{verb}({})", plain(arg)),
+        };
+        if num.is_some_and(|n| n >= 0.0) && "dfFeg".contains(verb) {
+            if plus {
+                text.insert(0, '+');
+            } else if space {
+                text.insert(0, ' ');
+            }
+        }
+        let pad = width.unwrap_or(0).saturating_sub(text.chars().count());
+        if left {
+            text.push_str(&" ".repeat(pad));
+        } else if zero && num.is_some() && "dfFegx".contains(verb) {
+            let sign = text.starts_with(['-', '+', ' ']);
+            text.insert_str(usize::from(sign), &"0".repeat(pad));
+        } else {
+            text.insert_str(0, &" ".repeat(pad));
+        }
+        out.push_str(&text);
+    }
+    Ok(Value::from(out))
+}
+
+fn number_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(_) => number(v).ok(),
+        _ => None,
+    }
+}
+
+/// A value as Go's `%v` prints it.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::Nil | Value::NoValue => "<nil>".into(),
+        Value::Array(a) => format!("[{}]", a.iter().map(plain).collect::<Vec<_>>().join(" ")),
+        Value::Map(m) | Value::Object(m) => {
+            let mut entries: Vec<String> =
+                m.iter().map(|(k, v)| format!("{k}:{}", plain(v))).collect();
+            entries.sort();
+            format!("map[{}]", entries.join(" "))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Go's `strconv.Quote`.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn yes(_: &[Value]) -> Result<Value, FuncError> {
@@ -548,42 +689,48 @@ fn requests_stats(args: &[Value]) -> Result<Value, FuncError> {
     ]))
 }
 
-/// A map's entries in key order (numeric keys numerically, as Go sorts float keys), or an
-/// array's elements with their indices, as `.Key`/`.Value` objects.
-fn sorted_entries(args: &[Value]) -> Result<Value, FuncError> {
-    let entry = |k: Value, v: Value| obj([("Key", k), ("Value", v)]);
-    match one("SortedEntries", args)? {
+/// A map's keys in order (numeric keys numerically and as numbers, as Go sorts float keys), or
+/// an array's indices.
+fn sorted_keys(args: &[Value]) -> Result<Value, FuncError> {
+    let entries = sorted(one("SortedKeys", args)?)?;
+    Ok(Value::Array(entries.into_iter().map(|(k, _)| k).collect()))
+}
+
+/// A map's values in key order, or an array's elements.
+fn sorted_values(args: &[Value]) -> Result<Value, FuncError> {
+    let entries = sorted(one("SortedValues", args)?)?;
+    Ok(Value::Array(entries.into_iter().map(|(_, v)| v).collect()))
+}
+
+fn sorted(v: &Value) -> Result<Vec<(Value, Value)>, FuncError> {
+    match v {
         Value::Map(m) | Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            let numeric = keys.iter().all(|k| k.parse::<f64>().is_ok());
+            let numeric = m.keys().all(|k| k.parse::<f64>().is_ok());
+            let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+            let key = |k: &String| k.parse::<f64>().unwrap_or(0.0);
             if numeric {
-                keys.sort_by(|a, b| {
-                    a.parse::<f64>()
-                        .unwrap_or(0.0)
-                        .total_cmp(&b.parse::<f64>().unwrap_or(0.0))
-                });
+                entries.sort_by(|a, b| key(a.0).total_cmp(&key(b.0)));
             } else {
-                keys.sort();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
             }
-            Ok(Value::Array(
-                keys.into_iter()
-                    .map(|k| {
-                        let key = match k.parse::<f64>() {
-                            Ok(f) if numeric => Value::from(f),
-                            _ => Value::from(k.clone()),
-                        };
-                        entry(key, m[k].clone())
-                    })
-                    .collect(),
-            ))
+            Ok(entries
+                .into_iter()
+                .map(|(k, v)| {
+                    let k = if numeric {
+                        Value::from(key(k))
+                    } else {
+                        Value::from(k.clone())
+                    };
+                    (k, v.clone())
+                })
+                .collect())
         }
-        Value::Array(a) => Ok(Value::Array(
-            a.iter()
-                .enumerate()
-                .map(|(i, v)| entry(Value::from(i as u64), v.clone()))
-                .collect(),
-        )),
-        Value::Nil | Value::NoValue => Ok(Value::Array(Vec::new())),
+        Value::Array(a) => Ok(a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (Value::from(i as u64), v.clone()))
+            .collect()),
+        Value::Nil | Value::NoValue => Ok(Vec::new()),
         other => Err(FuncError::Generic(format!("cannot range over {other}"))),
     }
 }
@@ -604,17 +751,52 @@ mod tests {
         );
         assert_eq!(
             rewrite("{{- range $pc, $lat := .Percentiles }}x"),
-            "{{- range $loadgenEntry := SortedEntries (.Percentiles)}}{{$pc := $loadgenEntry.Key}}{{$lat := $loadgenEntry.Value}}x"
+            "{{- $loadgenRange := .Percentiles}}\
+             {{range $loadgenIndex, $lat := SortedValues $loadgenRange}}\
+             {{$pc := index (SortedKeys $loadgenRange) $loadgenIndex}}x"
         );
         assert_eq!(
             rewrite("{{ range $v := .A -}} y"),
-            "{{range $loadgenEntry := SortedEntries (.A)}}{{$v := $loadgenEntry.Value -}} y"
+            "{{range $v := SortedValues (.A) -}} y"
         );
+        assert_eq!(rewrite("{{ range .A }}"), "{{range SortedValues (.A)}}");
         assert_eq!(
             rewrite("{{ \"}}\" }}{{/* }} */}}"),
             "{{ \"}}\" }}{{/* }} */}}"
         );
-        assert_eq!(rewrite("{{ range .A }}"), "{{ range .A }}");
+    }
+
+    #[test]
+    fn printf_is_gos() {
+        let p = |args: Vec<Value>| printf(&args).unwrap().to_string();
+        let f = |s: &str| Value::from(s);
+        assert_eq!(
+            p(vec![
+                f("%10v|%-6v|%5.2f|%2.0f%%"),
+                f("a"),
+                f("b"),
+                Value::from(750.0),
+                Value::from(50.0)
+            ]),
+            "         a|b     |750.00|50%"
+        );
+        assert_eq!(
+            p(vec![
+                f("%q %d %f"),
+                f("a\"b"),
+                Value::from(7u64),
+                Value::from(0.5)
+            ]),
+            "\"a\\\"b\" 7 0.500000"
+        );
+        assert_eq!(
+            p(vec![
+                f("%05d|%+d|%v"),
+                Value::from(42u64),
+                Value::from(3u64)
+            ]),
+            "00042|+3|%!v(MISSING)"
+        );
     }
 
     #[test]

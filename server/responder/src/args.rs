@@ -77,10 +77,19 @@ impl Default for ResponderArgs {
 /// `--listen`: `HOST:PORT` (`[::1]:8080` for IPv6), checked before anything binds.
 fn host_port(s: &str) -> Result<String, String> {
     let valid = s.rsplit_once(':').is_some_and(|(host, port)| {
-        !host.is_empty()
-            && host.len() <= 255
-            && host.is_ascii()
-            && !host.contains(char::is_whitespace)
+        let host_ok = match host.strip_prefix('[') {
+            Some(v6) => v6
+                .strip_suffix(']')
+                .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
+            None => {
+                !host.is_empty()
+                    && host.len() <= 253
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+            }
+        };
+        host_ok
             && !port.is_empty()
             && port.bytes().all(|b| b.is_ascii_digit())
             && port.parse::<u16>().is_ok()

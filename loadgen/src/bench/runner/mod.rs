@@ -87,13 +87,15 @@ pub struct RunnerArgs {
 
 /// `--scenario`: `all`, or ids separated by commas (checked against the files when the run starts).
 fn scenario_spec(s: &str) -> Result<String, String> {
-    let ok = s.split(',').all(|id| {
-        !id.trim().is_empty()
-            && id
-                .trim()
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    });
+    let ok = s.len() <= 1000
+        && s.split(',').all(|id| {
+            !id.trim().is_empty()
+                && id.trim().len() <= 64
+                && id
+                    .trim()
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
     if ok {
         Ok(s.to_string())
     } else {
