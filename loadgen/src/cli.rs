@@ -21,6 +21,7 @@ Modes:
   loadgen --scenario ID[,ID..]|all    scenario runner (--list shows the scenarios)
   loadgen merge FILE...               merge JSON reports exactly
   loadgen plot [DIR]                  draw the charts of a results run
+  loadgen compare BASELINE NEW        compare two result runs (exit 1 on a regression)
 
 Differences from bombardier: loadgen has one HTTP/1.1 client (--fasthttp and --http1 select it,
 -a works with it), -r accepts fractions and measures latency from the intended send time too,
@@ -66,6 +67,8 @@ pub enum Command {
         /// Run or results directory (default: the newest run under `results/`).
         dir: Option<PathBuf>,
     },
+    /// Compare two result runs (regression gate): exit 1 on a regression.
+    Compare(loadgen::bench::compare::CompareArgs),
     /// Run a built-in contender server (used by the scenario runner).
     #[command(hide = true)]
     Serve(loadgen::bench::contender::ServeArgs),
@@ -157,17 +160,17 @@ pub struct LoadArgs {
     /// Use an HTTP/1.x client: loadgen's HTTP/1.1 client (the same as --fasthttp).
     #[arg(long, conflicts_with = "fasthttp")]
     pub http1: bool,
-    /// Use HTTP/2 (not in this build yet: exits with status 2).
+    /// Use HTTP/2 (ALPN h2 over TLS, prior knowledge over http://).
     #[arg(long, conflicts_with_all = ["fasthttp", "http1"])]
     pub http2: bool,
-    /// Use HTTP/2 over plain TCP with prior knowledge, h2c (not in this build yet).
+    /// Use HTTP/2 over plain TCP with prior knowledge (h2c; http:// URLs).
     #[arg(long, conflicts_with_all = ["fasthttp", "http1", "http2"])]
     pub h2c: bool,
-    /// HTTP/2: concurrent streams per connection (not in this build yet).
+    /// HTTP/2: concurrent streams per connection [default: 1].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_535))]
     pub streams: Option<u32>,
-    /// HTTP/1.1: requests in flight per connection (pipelining); 1 = none (above 1: not in this
-    /// build yet).
+    /// HTTP/1.1: requests in flight per connection (pipelining, needs keep-alive) [default: 1:
+    /// none].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub pipeline: Option<u32>,
     /// Client threads, each with its own runtime and share of the connections [default:

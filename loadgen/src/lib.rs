@@ -31,4 +31,5 @@
 pub mod attack;
 pub mod bench;
 pub mod report;
+mod sys;
 pub mod units;

@@ -168,7 +168,9 @@ fn urls_and_modes_are_checked_before_anything_runs() {
         &["--http2", URL],
         &["--h2c", URL],
         &["--streams", "2", URL],
-        &["--pipeline", "2", URL],
+        &["--pipeline", "2", "-a", URL],
+        &["--streams", "2", "--pipeline", "2", URL],
+        &["--h2c", "https://127.0.0.1:1/"],
         &["--fasthttp", "--http1", URL],
         &["-b", "x", "-f", "/dev/null", URL],
         &["--cert", "/dev/null", URL],
@@ -205,6 +207,8 @@ fn runner_flags_refuse_bad_values() {
         ("--connections", &[]),
         ("--duration", &[]),
         ("--warmup", &["0"]),
+        ("--repeat", &[]),
+        ("--fail-threshold", &["0"]),
     ];
     sweep(LOADGEN, flags, &["--list"], true);
     // A scenario directory that cannot be read.
@@ -237,7 +241,7 @@ fn runner_flags_refuse_bad_values() {
 }
 
 #[test]
-fn merge_and_plot_refuse_bad_values() {
+fn merge_plot_and_compare_refuse_bad_values() {
     for value in corpus() {
         assert_usage_error(LOADGEN, &["merge".into(), format!("/nonexistent/{value}")]);
         assert_usage_error(
@@ -256,6 +260,23 @@ fn merge_and_plot_refuse_bad_values() {
             );
         }
     }
+    for value in corpus() {
+        let dir = format!("/nonexistent/{value}");
+        assert_usage_error(LOADGEN, &["compare".into(), dir.clone(), dir.clone()]);
+        for flag in ["--threshold", "--metric"] {
+            assert_usage_error(
+                LOADGEN,
+                &[
+                    "compare".into(),
+                    format!("{flag}={value}"),
+                    dir.clone(),
+                    dir.clone(),
+                ],
+            );
+        }
+    }
+    assert_usage_error(LOADGEN, &strings(&["compare", "--json=x", "/a", "/b"]));
+    assert_usage_error(LOADGEN, &strings(&["compare", "/a"]));
     // Not a report.
     assert_usage_error(LOADGEN, &strings(&["merge", "/dev/null"]));
     assert_usage_error(LOADGEN, &strings(&["merge", "--latencies=x", "/dev/null"]));

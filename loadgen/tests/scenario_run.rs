@@ -113,18 +113,32 @@ fn short_real_run_writes_results_plots_and_readme() {
         );
         assert!(r.server.peak_rss_kib > 0, "{what}: no server RSS");
         assert!(r.server.cpu_seconds > 0.0, "{what}: no server CPU");
-        assert_eq!(r.threads, 1);
+        assert_eq!((r.threads, r.repeat), (1, 1));
+        assert!(r.failure.is_none(), "{what}: {:?}", r.failure);
+        assert!(r.server.cpu_us_per_request.is_some_and(|us| us > 0.0));
+        assert_eq!(r.scenario.file_sha256.len(), 64, "{what}");
+        assert!(
+            r.contender_command.contains(" serve ") && r.contender_command.contains("--payload"),
+            "{what}: {}",
+            r.contender_command
+        );
         assert!(!r.machine.cpu_model.is_empty());
         // The JSON round-trips.
-        let path = run_dir.join(results::record_file_name(&r.scenario.id, &r.contender, 1));
+        let path = run_dir.join(results::record_file_name(
+            &r.scenario.id,
+            &r.contender,
+            1,
+            1,
+        ));
         let text = std::fs::read_to_string(&path).unwrap();
         let back: results::RunRecord = serde_json::from_str(&text).unwrap();
         assert_eq!(&back, r);
     }
     for id in ["ka", "tls"] {
-        let (rps, latency) = results::chart_files(id);
-        assert_png(&run_dir.join(rps));
-        assert_png(&run_dir.join(latency));
+        let files = results::chart_files(id);
+        for chart in [files.rps, files.cpu, files.latency] {
+            assert_png(&run_dir.join(chart));
+        }
     }
     let readme = std::fs::read_to_string(results_dir.join("README.md")).unwrap();
     assert!(
@@ -190,7 +204,7 @@ fn a_server_that_does_not_start_is_reported() {
         ..RunnerArgs::default()
     };
     let err = format!("{:#}", loadgen::bench::runner::main(args).unwrap_err());
-    assert!(err.contains("all 1 runs failed"), "{err}");
+    assert!(err.contains("1 run(s) failed"), "{err}");
     let run_dir = results::latest_run_dir(&root.join("results")).unwrap();
     let manifest = results::read_run_dir(&run_dir).unwrap().manifest.unwrap();
     let reason = &manifest.failed[0].reason;
@@ -235,4 +249,67 @@ fn too_few_open_files_is_a_clear_error() {
             && stderr.contains("ulimit -n"),
         "{stderr}"
     );
+}
+
+/// A server that answers nothing within the run (every request sleeps 3 s, the run lasts 1 s): each
+/// repeat is failed, with no CPU per request; charts and README say so; `--allow-failures` makes
+/// it exit 0, without it the runner fails.
+#[test]
+fn a_server_that_serves_nothing_is_failed_everywhere() {
+    let root = temp_dir("serves-nothing");
+    let scenarios = root.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    write_scenarios(&scenarios);
+    let results_dir = root.join("results");
+    let stall = "stall=exec {bin} serve hyper --listen {addr} --payload {payload} \
+                 --keep-alive {keepalive} --threads 1 --sleep-ms 3000";
+    let args = RunnerArgs {
+        scenario: Some("ka".into()),
+        threads: vec![1],
+        contenders: vec![stall.into()],
+        scenarios_dir: Some(scenarios.clone()),
+        results_dir: results_dir.clone(),
+        server_exe: Some(EXE.into()),
+        connections: Some(2),
+        repeat: 2,
+        allow_failures: true,
+        ..RunnerArgs::default()
+    };
+    loadgen::bench::runner::main(args.clone()).unwrap();
+    let run_dir = results::latest_run_dir(&results_dir).unwrap();
+    let run = results::read_run_dir(&run_dir).unwrap();
+    assert_eq!(run.records.len(), 2);
+    for r in &run.records {
+        let failure = r.failure.as_ref().expect("judged failed");
+        assert_eq!(failure.reason, "no successful request");
+        assert_eq!(r.server.cpu_us_per_request, None);
+    }
+    let manifest = run.manifest.as_ref().unwrap();
+    assert_eq!(manifest.failed.len(), 2, "{:#?}", manifest.failed);
+    assert_eq!(manifest.repeats, 2);
+    let points = results::points(&run);
+    assert_eq!(points.len(), 1);
+    assert!(points[0].is_failed() && points[0].median_run().is_none());
+    let readme = std::fs::read_to_string(results_dir.join("README.md")).unwrap();
+    assert!(
+        readme.contains("| stall | 1 | 2 (2 failed) | **FAILED**: no successful request"),
+        "{readme}"
+    );
+    let files = results::chart_files("ka");
+    for chart in [files.rps, files.cpu, files.latency] {
+        assert_png(&run_dir.join(chart));
+    }
+
+    let strict = RunnerArgs {
+        allow_failures: false,
+        repeat: 1,
+        no_plot: true,
+        ..args
+    };
+    let err = format!("{:#}", loadgen::bench::runner::main(strict).unwrap_err());
+    assert!(
+        err.contains("1 run(s) failed") && err.contains("--allow-failures"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
 }

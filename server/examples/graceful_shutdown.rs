@@ -12,26 +12,7 @@ mod common;
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
 const DEADLINE: Duration = Duration::from_secs(10);
-
-async fn signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -39,30 +20,21 @@ async fn main() -> anyhow::Result<()> {
     let args = common::Args::parse()?;
     let server = args.builder().build()?;
     let handle = server.handle();
+    let first = common::signal();
     common::announce(server.local_addr());
 
     tokio::spawn(async move {
-        signal().await;
+        first.await;
         eprintln!("shutting down: no new connections, {DEADLINE:?} for the open ones");
         handle.shutdown(DEADLINE);
-        signal().await;
+        common::signal().await;
         eprintln!("second signal: closing everything now");
         handle.halt();
     });
 
     server
         .serve(|conn: tcpserver::Connection| async move {
-            let mut conn = BufReader::new(conn);
-            if conn.get_mut().write_all(b"hello\n").await.is_err() {
-                return;
-            }
-            let mut line = String::new();
-            while matches!(conn.read_line(&mut line).await, Ok(n) if n > 0) {
-                if conn.get_mut().write_all(line.as_bytes()).await.is_err() {
-                    return;
-                }
-                line.clear();
-            }
+            common::greet_then_echo_lines(conn, "hello\n").await;
         })
         .await?;
     println!("shutdown complete");

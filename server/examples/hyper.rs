@@ -1,5 +1,12 @@
 //! hyper 1.x serving HTTP/1.1 over tcpserver connections (`hyper_util::rt::TokioIo` adapts
-//! the tokio-io `Connection`): the ecosystem runs on top unchanged.
+//! the tokio-io `Connection`): the ecosystem runs on top unchanged. Two things a real service
+//! needs are wired here:
+//!
+//! - the peer address reaches the request handler (captured per connection);
+//! - graceful shutdown: on Ctrl-C / SIGTERM the server stops accepting, and every connection
+//!   hears of it through `shutdown_started()` and calls hyper's `graceful_shutdown()`, so an
+//!   idle keep-alive connection closes at once (instead of holding the shutdown until the
+//!   deadline) and a request in flight is answered first.
 //!
 //! ```text
 //! cargo run --example hyper -- --addr 127.0.0.1:8080
@@ -9,36 +16,69 @@
 mod common;
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use tcpserver::PeerAddr;
 
-async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let body = format!("Hello World! You asked for {}\r\n", req.uri().path());
+/// Time the open connections get after a shutdown signal.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+async fn hello(
+    req: Request<Incoming>,
+    peer: PeerAddr,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let body = format!(
+        "Hello World! You asked for {} from {peer}\r\n",
+        req.uri().path()
+    );
     Ok(Response::new(Full::new(Bytes::from(body))))
+}
+
+/// Serves one connection with hyper until it ends or the server shuts down.
+async fn serve_http(conn: tcpserver::Connection) {
+    let peer = conn.peer();
+    let server = conn.server().clone();
+    let http = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(conn), service_fn(move |req| hello(req, peer)));
+    tokio::pin!(http);
+    let result = tokio::select! {
+        r = http.as_mut() => r,
+        _ = server.shutdown_started() => {
+            // Finish the request in flight (if any), then close.
+            http.as_mut().graceful_shutdown();
+            http.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "HTTP connection ended with an error");
+    }
 }
 
 fn main() -> anyhow::Result<()> {
     common::init_tracing();
     let args = common::Args::parse()?;
     let server = args.builder().build()?;
-    common::announce(server.local_addr());
-    let handler = |conn: tcpserver::Connection| async move {
-        let io = TokioIo::new(conn);
-        if let Err(e) = hyper::server::conn::http1::Builder::new()
-            .serve_connection(io, service_fn(hello))
-            .await
-        {
-            tracing::debug!(error = %e, "HTTP connection ended with an error");
-        }
+    let handle = server.handle();
+    let rt = tokio::runtime::Runtime::new()?;
+    let stop = {
+        let _in_runtime = rt.enter();
+        common::signal()
     };
+    rt.spawn(async move {
+        stop.await;
+        handle.shutdown(DEADLINE);
+    });
+    common::announce(server.local_addr());
     if args.per_core {
-        server.serve_per_core(handler)?;
+        server.serve_per_core(serve_http)?;
     } else {
-        tokio::runtime::Runtime::new()?.block_on(server.serve(handler))?;
+        rt.block_on(server.serve(serve_http))?;
     }
+    println!("shutdown complete");
     Ok(())
 }

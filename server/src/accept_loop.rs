@@ -2,14 +2,14 @@
 //! back-off on temporary errors, and the drain of the kernel's accept queue on shutdown.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::Error;
 use crate::handle::{ConnGuard, ServerHandle, Shared};
+use crate::listener::Listener;
+use crate::stream::Stream;
+use crate::{Error, ListenOptions, PeerAddr};
 
 /// First back-off after a temporary accept error; doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(10);
@@ -26,7 +26,6 @@ enum AcceptError {
 }
 
 fn classify(e: &io::Error) -> AcceptError {
-    #[cfg(unix)]
     if let Some(code) = e.raw_os_error() {
         return match code {
             libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM => AcceptError::Temporary,
@@ -51,17 +50,25 @@ fn release(shared: &Shared, permit: bool) {
     }
 }
 
+/// Sets the per-connection socket options; a socket that refuses them is dropped.
+fn tune(stream: &Stream, options: &ListenOptions) -> io::Result<()> {
+    match stream {
+        Stream::Tcp(s) if options.tunes_accepted() => options.tune(socket2::SockRef::from(s)),
+        _ => Ok(()),
+    }
+}
+
 /// Accepts until `stop` is cancelled (then drains the queue, unless halted) or until
 /// `max_accept` connections were accepted, handing each connection to `on_conn`.
 pub(crate) async fn accept_loop<F>(
-    listener: &TcpListener,
+    listener: &Listener,
     handle: &ServerHandle,
     stop: &CancellationToken,
-    set_nodelay: bool,
+    options: &ListenOptions,
     mut on_conn: F,
 ) -> Result<(), Error>
 where
-    F: FnMut(TcpStream, SocketAddr, ConnGuard),
+    F: FnMut(Stream, PeerAddr, ConnGuard),
 {
     let shared = &*handle.shared;
     let cancelled = stop.cancelled();
@@ -106,12 +113,13 @@ where
                 release(shared, permit);
                 break;
             }
-            Some(Ok((tcp, peer))) => {
+            Some(Ok((stream, peer))) => {
                 backoff = Duration::ZERO;
-                if set_nodelay {
-                    let _ = tcp.set_nodelay(true);
+                let guard = ConnGuard::new(handle.clone(), permit);
+                match tune(&stream, options) {
+                    Ok(()) => on_conn(stream, peer, guard),
+                    Err(e) => tracing::debug!(%peer, error = %e, "socket option refused"),
                 }
-                on_conn(tcp, peer, ConnGuard::new(handle.clone(), permit));
             }
             Some(Err(e)) => {
                 release(shared, permit);
@@ -138,20 +146,25 @@ where
         }
     }
     if !shared.is_halted() {
-        drain(listener, handle, set_nodelay, &mut on_conn);
+        drain(listener, handle, options, &mut on_conn).await;
     }
     Ok(())
 }
 
 /// Accepts what the kernel already queued (until `EAGAIN`), so that closing this listener does
-/// not reset connections that completed their handshake. Non-blocking `accept` on the socket
-/// itself, because tokio's readiness may not have seen the last arrivals yet.
-fn drain<F>(listener: &TcpListener, handle: &ServerHandle, set_nodelay: bool, on_conn: &mut F)
-where
-    F: FnMut(TcpStream, SocketAddr, ConnGuard),
+/// not reset connections that completed their handshake. At the connection limit it waits for
+/// a slot to free, until the server is halted or the shutdown deadline passes.
+async fn drain<F>(
+    listener: &Listener,
+    handle: &ServerHandle,
+    options: &ListenOptions,
+    on_conn: &mut F,
+) where
+    F: FnMut(Stream, PeerAddr, ConnGuard),
 {
     let shared = &*handle.shared;
-    let socket = socket2::SockRef::from(listener);
+    let given_up = shared.halted_or_past_deadline();
+    tokio::pin!(given_up);
     let mut drained = 0u64;
     loop {
         if !shared.take_ticket() {
@@ -159,32 +172,39 @@ where
         }
         let permit = match &shared.limit {
             None => false,
-            Some(limit) => match limit.try_acquire() {
-                Ok(p) => {
-                    p.forget();
-                    true
+            Some(limit) => {
+                let acquired = match limit.try_acquire() {
+                    Ok(p) => Some(p),
+                    Err(_) if !crate::sys::has_queued(listener) => None,
+                    Err(_) => {
+                        tracing::debug!("connection limit reached while draining, waiting");
+                        tokio::select! {
+                            biased;
+                            _ = &mut given_up => None,
+                            p = limit.acquire() => p.ok(),
+                        }
+                    }
+                };
+                match acquired {
+                    Some(p) => {
+                        p.forget();
+                        true
+                    }
+                    None => {
+                        release(shared, false);
+                        break;
+                    }
                 }
-                Err(_) => {
-                    release(shared, false);
-                    tracing::warn!("connection limit reached while draining the accept queue");
-                    break;
-                }
-            },
-        };
-        let accepted = socket.accept().and_then(|(s, addr)| {
-            s.set_nonblocking(true)?;
-            let peer = addr
-                .as_socket()
-                .ok_or_else(|| io::Error::other("accepted a non-IP socket"))?;
-            if set_nodelay {
-                s.set_tcp_nodelay(true)?;
             }
-            Ok((TcpStream::from_std(s.into())?, peer))
-        });
-        match accepted {
-            Ok((tcp, peer)) => {
+        };
+        match listener.accept_now() {
+            Ok((stream, peer)) => {
                 drained += 1;
-                on_conn(tcp, peer, ConnGuard::new(handle.clone(), permit));
+                let guard = ConnGuard::new(handle.clone(), permit);
+                match tune(&stream, options) {
+                    Ok(()) => on_conn(stream, peer, guard),
+                    Err(e) => tracing::debug!(%peer, error = %e, "socket option refused"),
+                }
             }
             Err(e) => {
                 release(shared, permit);

@@ -2,10 +2,13 @@
 
 use std::fmt::Debug;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::handle::{ServerHandle, Shared};
+use crate::listener::Bound;
 use crate::server::{Config, OnConnect};
 use crate::{Connection, Error, ListenOptions, Server};
 
@@ -31,7 +34,7 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ServerBuilder {
-    addr: Result<SocketAddr, Error>,
+    listens: Vec<Listen>,
     options: ListenOptions,
     loops: usize,
     threads: Option<usize>,
@@ -46,7 +49,7 @@ pub struct ServerBuilder {
 impl Debug for ServerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerBuilder")
-            .field("addr", &self.addr)
+            .field("listens", &self.listens)
             .field("options", &self.options)
             .field("loops", &self.loops)
             .field("threads", &self.threads)
@@ -57,6 +60,37 @@ impl Debug for ServerBuilder {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("on_connect", &self.on_connect.is_some())
             .finish()
+    }
+}
+
+/// One listener to bind in [`ServerBuilder::build`].
+#[derive(Debug)]
+enum Listen {
+    Tcp(Result<SocketAddr, Error>),
+    Unix(PathBuf),
+    Inherited(Result<OwnedFd, Error>),
+}
+
+/// Resolves `addr` to its first address.
+fn resolve<A: ToSocketAddrs + Debug>(addr: A) -> Result<SocketAddr, Error> {
+    addr.to_socket_addrs()
+        .and_then(|mut it| {
+            it.next().ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "the name resolved to no address",
+                )
+            })
+        })
+        .map_err(|source| Error::Address {
+            addr: format!("{addr:?}").trim_matches('"').to_string(),
+            source,
+        })
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -71,22 +105,30 @@ impl Server {
     /// # let _ = server;
     /// ```
     pub fn builder<A: ToSocketAddrs + Debug>(addr: A) -> ServerBuilder {
-        let resolved = addr
-            .to_socket_addrs()
-            .and_then(|mut it| {
-                it.next().ok_or_else(|| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::NotFound,
-                        "the name resolved to no address",
-                    )
-                })
-            })
-            .map_err(|source| Error::Address {
-                addr: format!("{addr:?}").trim_matches('"').to_string(),
-                source,
-            });
+        ServerBuilder::new().listen(addr)
+    }
+}
+
+impl ServerBuilder {
+    /// A builder without any listener yet: add them with [`listen`](Self::listen) (TCP) and
+    /// [`listen_unix`](Self::listen_unix). One server serves them all with one handler, one
+    /// set of counters and one shutdown.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("tcpserver-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let server = tcpserver::ServerBuilder::new()
+    ///     .listen("127.0.0.1:0")
+    ///     .listen("[::1]:0")
+    ///     .listen_unix(dir.join("app.sock"))
+    ///     .build()?;
+    /// assert_eq!(server.listen_addrs().len(), 3);
+    /// # drop(server); std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new() -> ServerBuilder {
         ServerBuilder {
-            addr: resolved,
+            listens: Vec::new(),
             options: ListenOptions::new(),
             loops: DEFAULT_LOOPS,
             threads: None,
@@ -98,9 +140,79 @@ impl Server {
             on_connect: None,
         }
     }
-}
 
-impl ServerBuilder {
+    /// Adds a TCP listener on `addr` (as for [`Server::builder`]).
+    ///
+    /// ```
+    /// let server = tcpserver::Server::builder("127.0.0.1:0").listen("[::1]:0").build()?;
+    /// assert_eq!(server.listen_addrs().len(), 2);
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    pub fn listen<A: ToSocketAddrs + Debug>(mut self, addr: A) -> Self {
+        self.listens.push(Listen::Tcp(resolve(addr)));
+        self
+    }
+
+    /// Adds a Unix domain socket listener at `path`. A socket file left by a process that is
+    /// gone is replaced; if another process still listens there, or the path is not a socket,
+    /// [`build`](Self::build) fails with [`Error::BindUnix`]. The file's mode can be set with
+    /// [`ListenOptions::unix_mode`]; the file is removed when the server stops listening.
+    ///
+    /// ```no_run
+    /// let server = tcpserver::ServerBuilder::new()
+    ///     .listen_unix("/run/app/app.sock")
+    ///     .listen_options(tcpserver::ListenOptions::new().unix_mode(0o660))
+    ///     .build()?;
+    /// # let _ = server;
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    pub fn listen_unix(mut self, path: impl Into<PathBuf>) -> Self {
+        self.listens.push(Listen::Unix(path.into()));
+        self
+    }
+
+    /// Adopts a socket that is already bound and listening: a [`std::net::TcpListener`], a
+    /// [`std::os::unix::net::UnixListener`], or a raw descriptor inherited from a parent
+    /// process (as an [`OwnedFd`]). Bind-time [`ListenOptions`] (backlog, `SO_REUSEPORT`, ...)
+    /// are the creator's; per-connection ones (keepalive, `TCP_USER_TIMEOUT`) apply. The
+    /// per-core workers share the socket. [`build`](Self::build) fails with
+    /// [`Error::Inherited`] for anything but a listening stream socket.
+    ///
+    /// ```
+    /// let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = std_listener.local_addr()?;
+    /// let server = tcpserver::ServerBuilder::new().listen_inherited(std_listener).build()?;
+    /// assert_eq!(server.local_addr(), addr);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn listen_inherited(mut self, listener: impl Into<OwnedFd>) -> Self {
+        self.listens.push(Listen::Inherited(Ok(listener.into())));
+        self
+    }
+
+    /// Adopts every socket passed by systemd socket activation (see
+    /// [`systemd_listeners`](crate::systemd_listeners); to pick sockets by name, use that
+    /// with [`listen_inherited`](Self::listen_inherited)). Adds nothing when the process was
+    /// not socket-activated.
+    ///
+    /// ```no_run
+    /// // web.socket: ListenStream=8080; web.service: ExecStart=/usr/bin/web
+    /// let server = tcpserver::ServerBuilder::new().listen_systemd().build()?;
+    /// # let _ = server;
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    pub fn listen_systemd(mut self) -> Self {
+        match crate::systemd::systemd_listeners() {
+            Ok(fds) => {
+                for (_, fd) in fds {
+                    self.listens.push(Listen::Inherited(Ok(fd)));
+                }
+            }
+            Err(e) => self.listens.push(Listen::Inherited(Err(e))),
+        }
+        self
+    }
+
     /// Socket options for the listener(s) (default: [`ListenOptions::new`]).
     ///
     /// ```
@@ -221,13 +333,14 @@ impl ServerBuilder {
         self
     }
 
-    /// Binds the listener now (so [`Server::local_addr`] knows the port) and returns the server.
+    /// Binds the listeners now (so [`Server::local_addr`] knows the port) and returns the
+    /// server.
     ///
     /// # Errors
     ///
-    /// [`Error::Address`] for a bad address, [`Error::Bind`] when binding or listening fails,
-    /// [`Error::SocketOption`] / [`Error::Unsupported`] for a listen option, [`Error::Config`]
-    /// for zero loops, threads or connections.
+    /// [`Error::Address`] for a bad address, [`Error::Bind`] / [`Error::BindUnix`] when binding
+    /// or listening fails, [`Error::SocketOption`] / [`Error::Unsupported`] for a listen
+    /// option, [`Error::Config`] for no listener or zero loops, threads or connections.
     ///
     /// ```
     /// let server = tcpserver::Server::builder("127.0.0.1:0").build()?;
@@ -235,7 +348,9 @@ impl ServerBuilder {
     /// # Ok::<(), tcpserver::Error>(())
     /// ```
     pub fn build(self) -> Result<Server, Error> {
-        let addr = self.addr?;
+        if self.listens.is_empty() {
+            return Err(Error::Config("the server has no listener"));
+        }
         if self.loops == 0 {
             return Err(Error::Config("loops must be at least 1"));
         }
@@ -245,20 +360,27 @@ impl ServerBuilder {
         if self.max_connections == Some(0) {
             return Err(Error::Config("max_connections must be at least 1"));
         }
-        let listener = self.options.bind(addr)?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|source| Error::Bind { addr, source })?;
+        self.options.check()?;
+        let mut listeners = Vec::with_capacity(self.listens.len());
+        for listen in self.listens {
+            let bound = match listen {
+                Listen::Tcp(addr) => Bound::tcp(addr?, &self.options)?,
+                Listen::Unix(path) => Bound::unix(&path, &self.options)?,
+                Listen::Inherited(fd) => Bound::inherited(fd?)?,
+            };
+            tracing::debug!(addr = %bound.addr, "listening");
+            listeners.push(bound);
+        }
         let shared = Shared::new(
-            local_addr,
+            listeners.iter().map(|l| l.addr.clone()).collect(),
             self.max_connections,
             self.max_accept,
-            self.loops,
+            self.loops * listeners.len(),
             self.handshake_timeout,
+            self.tls.map(|c| Arc::new(crate::tls::Reloadable::new(c))),
         );
-        tracing::debug!(%local_addr, "listening");
         Ok(Server {
-            listener,
+            listeners,
             handle: ServerHandle {
                 shared: Arc::new(shared),
             },
@@ -267,7 +389,6 @@ impl ServerBuilder {
                 loops: self.loops,
                 threads: self.threads,
                 pin_cpus: self.pin_cpus,
-                tls: self.tls.map(tokio_rustls::TlsAcceptor::from),
                 on_connect: self.on_connect,
             },
         })

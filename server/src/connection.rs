@@ -13,13 +13,14 @@ use tokio_rustls::server::TlsStream;
 
 use crate::handle::{ConnGuard, ServerHandle};
 use crate::state::State;
+use crate::stream::Stream;
 use crate::timeout::IdleTimer;
-use crate::{Error, tls};
+use crate::{Error, PeerAddr, tls};
 
 /// The transport under a [`Connection`].
 enum Io {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Plain(Stream),
+    Tls(Box<TlsStream<Stream>>),
 }
 
 /// Read and write idle timers, boxed: most connections never set one.
@@ -32,6 +33,7 @@ struct Timers {
 /// [`AsyncRead`] and [`AsyncWrite`], so any tokio-based protocol code (codecs, hyper via
 /// `hyper_util::rt::TokioIo`, `tokio::io::copy`) runs over it.
 ///
+/// It comes from a TCP or a Unix domain socket listener ([`peer`](Self::peer) tells which).
 /// It carries the peer and local addresses, the accept time, typed per-connection user state
 /// ([`insert_state`](Self::insert_state)), the [`ServerHandle`], and the raw [`TcpStream`] for
 /// plain connections. Dropping it closes the socket and updates the server's counters; the
@@ -54,7 +56,7 @@ struct Timers {
 /// ```
 pub struct Connection {
     io: Io,
-    peer: SocketAddr,
+    peer: PeerAddr,
     accepted_at: Instant,
     state: State,
     timers: Option<Box<Timers>>,
@@ -73,9 +75,9 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(crate) fn plain(tcp: TcpStream, peer: SocketAddr, guard: ConnGuard) -> Connection {
+    pub(crate) fn plain(stream: Stream, peer: PeerAddr, guard: ConnGuard) -> Connection {
         Connection {
-            io: Io::Plain(tcp),
+            io: Io::Plain(stream),
             peer,
             accepted_at: Instant::now(),
             state: State::default(),
@@ -85,8 +87,8 @@ impl Connection {
     }
 
     pub(crate) fn with_tls(
-        tls: TlsStream<TcpStream>,
-        peer: SocketAddr,
+        tls: TlsStream<Stream>,
+        peer: PeerAddr,
         accepted_at: Instant,
         guard: ConnGuard,
     ) -> Connection {
@@ -100,7 +102,8 @@ impl Connection {
         }
     }
 
-    /// The client's address.
+    /// The client's TCP address. A connection from a Unix domain socket has none: this is then
+    /// the unspecified address `0.0.0.0:0`; see [`peer`](Self::peer).
     ///
     /// ```no_run
     /// # fn f(conn: tcpserver::Connection) {
@@ -109,10 +112,27 @@ impl Connection {
     /// ```
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer
+            .tcp()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// The client: a TCP address, or a local process on a Unix domain socket (with its user,
+    /// group and process id where the system gives them).
+    ///
+    /// ```no_run
+    /// # fn f(conn: tcpserver::Connection) {
+    /// use tcpserver::PeerAddr;
+    /// if let PeerAddr::Unix(Some(cred)) = conn.peer() {
+    ///     assert_eq!(cred.uid(), 1000, "only this user may connect");
+    /// }
+    /// # }
+    /// ```
+    pub fn peer(&self) -> PeerAddr {
+        self.peer
     }
 
     /// The server-side address of this connection (`getsockname`; differs from the listen
-    /// address when listening on a wildcard address).
+    /// address when listening on a wildcard address). Fails for a Unix domain socket.
     ///
     /// ```no_run
     /// # fn f(conn: tcpserver::Connection) -> std::io::Result<()> {
@@ -120,7 +140,13 @@ impl Connection {
     /// # let _ = local; Ok(()) }
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp().local_addr()
+        match self.stream() {
+            Stream::Tcp(s) => s.local_addr(),
+            Stream::Unix(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a Unix domain socket has no IP address",
+            )),
+        }
     }
 
     /// When the connection was accepted (before a TLS handshake).
@@ -157,13 +183,13 @@ impl Connection {
     /// ```
     pub fn tcp_stream(&self) -> Option<&TcpStream> {
         match &self.io {
-            Io::Plain(s) => Some(s),
-            Io::Tls(_) => None,
+            Io::Plain(Stream::Tcp(s)) => Some(s),
+            _ => None,
         }
     }
 
-    /// The TCP stream under the connection, also under TLS (crate-internal: socket info only).
-    fn tcp(&self) -> &TcpStream {
+    /// The socket under the connection, also under TLS (crate-internal: socket info only).
+    fn stream(&self) -> &Stream {
         match &self.io {
             Io::Plain(s) => s,
             Io::Tls(s) => s.get_ref().0,
@@ -222,13 +248,13 @@ impl Connection {
             timers,
             guard,
         } = self;
-        let tcp = match io {
-            Io::Plain(tcp) => tcp,
+        let stream = match io {
+            Io::Plain(stream) => stream,
             Io::Tls(_) => return Err(Error::Config("the connection already uses TLS")),
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
         let timeout = guard.handle.shared.handshake_timeout;
-        let tls = tls::handshake(&acceptor, tcp, timeout).await?;
+        let tls = tls::handshake(&acceptor, stream, timeout).await?;
         Ok(Connection {
             io: Io::Tls(Box::new(tls)),
             peer,
@@ -367,25 +393,53 @@ impl Connection {
         len: u64,
     ) -> io::Result<u64> {
         match &self.io {
-            Io::Plain(tcp) => crate::zero_copy::send_file(tcp, file, offset, len).await,
-            Io::Tls(_) => crate::zero_copy::send_file_buffered(self, file, offset, len).await,
+            Io::Plain(Stream::Tcp(tcp)) => {
+                crate::zero_copy::send_file(tcp, file, offset, len).await
+            }
+            _ => crate::zero_copy::send_file_buffered(self, file, offset, len).await,
         }
     }
 
-    /// Copies everything this connection receives into `to` until end of stream, with
-    /// `splice(2)` through a pipe when both are plain TCP (no copy through user space),
-    /// otherwise through a buffer. Returns the bytes copied. `to` is not shut down at the end.
+    /// Copies everything this connection receives into another accepted connection until end
+    /// of stream, with `splice(2)` through a pipe when both are plain TCP (no copy through user
+    /// space), otherwise through a buffer. Returns the bytes copied. `to` is not shut down at
+    /// the end. To proxy to an upstream server you dial, use [`proxy`](Self::proxy).
     ///
     /// ```no_run
-    /// # async fn f(mut client: tcpserver::Connection, mut upstream: tcpserver::Connection)
+    /// # async fn f(mut from: tcpserver::Connection, mut to: tcpserver::Connection)
     /// # -> std::io::Result<()> {
-    /// client.splice_to(&mut upstream).await?;
-    /// # Ok(()) }
+    /// // A relay between two clients the server paired up (e.g. through a channel):
+    /// let copied = from.splice_to(&mut to).await?;
+    /// # let _ = copied; Ok(()) }
     /// ```
     pub async fn splice_to(&mut self, to: &mut Connection) -> io::Result<u64> {
         match (&self.io, &to.io) {
-            (Io::Plain(a), Io::Plain(b)) => crate::zero_copy::splice(a, b).await,
+            (Io::Plain(Stream::Tcp(a)), Io::Plain(Stream::Tcp(b))) => {
+                crate::zero_copy::splice(a, b).await
+            }
             _ => tokio::io::copy(self, to).await,
+        }
+    }
+
+    /// Proxies between this connection and a dialed `upstream` in both directions at once,
+    /// until both directions reached end of stream: with `splice(2)` (zero-copy) when this
+    /// connection is plain TCP, through buffers under TLS or on a Unix domain socket. When one
+    /// side stops sending, the other's write half is shut down (half-close passed through).
+    /// Returns the bytes copied `(client to upstream, upstream to client)`.
+    ///
+    /// ```no_run
+    /// # async fn f(mut conn: tcpserver::Connection) -> std::io::Result<()> {
+    /// let mut upstream = tokio::net::TcpStream::connect("10.0.0.2:5432").await?;
+    /// let (up, down) = conn.proxy(&mut upstream).await?;
+    /// tracing::info!(up, down, "proxied");
+    /// # Ok(()) }
+    /// ```
+    pub async fn proxy(&mut self, upstream: &mut TcpStream) -> io::Result<(u64, u64)> {
+        match &self.io {
+            Io::Plain(Stream::Tcp(client)) => {
+                crate::zero_copy::splice_bidirectional(client, upstream).await
+            }
+            _ => tokio::io::copy_bidirectional(self, upstream).await,
         }
     }
 
@@ -399,8 +453,8 @@ impl Connection {
     /// ```
     pub async fn echo(&mut self) -> io::Result<u64> {
         match &self.io {
-            Io::Plain(tcp) => crate::zero_copy::splice(tcp, tcp).await,
-            Io::Tls(_) => crate::zero_copy::echo_buffered(self).await,
+            Io::Plain(Stream::Tcp(tcp)) => crate::zero_copy::splice(tcp, tcp).await,
+            _ => crate::zero_copy::echo_buffered(self).await,
         }
     }
 }
@@ -481,5 +535,19 @@ impl AsyncWrite for Connection {
             Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Io::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
         }
+    }
+}
+
+impl std::os::fd::AsFd for Connection {
+    /// The socket under the connection, also under TLS: for socket options
+    /// (`socket2::SockRef::from(&conn)`), never for reading or writing past TLS.
+    ///
+    /// ```no_run
+    /// # fn f(conn: tcpserver::Connection) -> std::io::Result<()> {
+    /// let keepalive = socket2::SockRef::from(&conn).keepalive()?;
+    /// # let _ = keepalive; Ok(()) }
+    /// ```
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.stream().as_fd()
     }
 }

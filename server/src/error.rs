@@ -39,6 +39,24 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Binding or listening on a Unix domain socket failed (also: the path is a file that is
+    /// not a socket, or another process still listens on it).
+    #[error("cannot listen on unix:{}: {source}", path.display())]
+    BindUnix {
+        /// The socket's path.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An inherited socket (systemd socket activation, a file descriptor handed over) is not
+    /// a listening TCP or Unix domain stream socket, or the environment describing it is wrong.
+    #[error("cannot adopt the inherited socket: {source}")]
+    Inherited {
+        /// What was wrong.
+        #[source]
+        source: io::Error,
+    },
     /// Setting a socket option failed.
     #[error("cannot set socket option {option}: {source}")]
     SocketOption {

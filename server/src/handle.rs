@@ -9,6 +9,8 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::ListenAddr;
+
 /// A handle to a running (or not yet running) server: counters, the bound address, and graceful
 /// shutdown. Cheap to clone, `Send + Sync`, usable from any thread or task, also from inside a
 /// connection handler (see [`Connection::server`](crate::Connection::server)).
@@ -47,7 +49,9 @@ impl std::fmt::Debug for ServerHandle {
 
 /// State shared by the accept loops, the connection guards and every [`ServerHandle`].
 pub(crate) struct Shared {
+    /// The first TCP listener's address (unspecified when there is none).
     pub(crate) local_addr: SocketAddr,
+    pub(crate) listen_addrs: Vec<ListenAddr>,
     /// Time allowed for a TLS handshake (also for `start_tls`).
     pub(crate) handshake_timeout: Duration,
     active: AtomicUsize,
@@ -68,18 +72,26 @@ pub(crate) struct Shared {
     /// Woken when the last connection closes while stopping, on halt, on a new deadline, at the end.
     events: Notify,
     pub(crate) registry: Registry,
+    /// The TLS configuration, if the listeners speak TLS.
+    pub(crate) tls: Option<Arc<crate::tls::Reloadable>>,
 }
 
 impl Shared {
     pub(crate) fn new(
-        local_addr: SocketAddr,
+        listen_addrs: Vec<ListenAddr>,
         max_connections: Option<usize>,
         max_accept: Option<u64>,
         shards: usize,
         handshake_timeout: Duration,
+        tls: Option<Arc<crate::tls::Reloadable>>,
     ) -> Shared {
+        let local_addr = listen_addrs
+            .iter()
+            .find_map(ListenAddr::tcp)
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
         Shared {
             local_addr,
+            listen_addrs,
             handshake_timeout,
             active: AtomicUsize::new(0),
             accepted: AtomicU64::new(0),
@@ -94,6 +106,7 @@ impl Shared {
             deadline: Mutex::new(None),
             events: Notify::new(),
             registry: Registry::new(shards),
+            tls,
         }
     }
 
@@ -172,6 +185,29 @@ impl Shared {
                     self.halt();
                     return true;
                 }
+                Some(d) => {
+                    tokio::select! {
+                        _ = &mut notified => {}
+                        _ = tokio::time::sleep_until(d.into()) => {}
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// Resolves when the server is halted or the graceful deadline has passed.
+    pub(crate) async fn halted_or_past_deadline(&self) {
+        loop {
+            let notified = self.events.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_halted() {
+                return;
+            }
+            let deadline = *self.deadline.lock().unwrap_or_else(|e| e.into_inner());
+            match deadline {
+                Some(d) if d <= Instant::now() => return,
                 Some(d) => {
                     tokio::select! {
                         _ = &mut notified => {}
@@ -291,6 +327,30 @@ impl ServerHandle {
         self.shared.stop.cancelled().await
     }
 
+    /// Replaces the TLS configuration of a running server (a renewed certificate, new ALPN
+    /// protocols): handshakes that start from now on use `config`, connections already
+    /// established keep theirs. Fails with [`Error::Config`](crate::Error::Config) for a server
+    /// built without [`tls`](crate::ServerBuilder::tls).
+    ///
+    /// ```no_run
+    /// # fn f(handle: tcpserver::ServerHandle, chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// #      key: rustls::pki_types::PrivateKeyDer<'static>) -> Result<(), tcpserver::Error> {
+    /// // e.g. on SIGHUP, after the certificate files were renewed:
+    /// let config = tcpserver::tls::server_config(chain, key)?;
+    /// handle.reload_tls(std::sync::Arc::new(config))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn reload_tls(&self, config: Arc<rustls::ServerConfig>) -> Result<(), crate::Error> {
+        match &self.shared.tls {
+            Some(tls) => {
+                tls.replace(config);
+                tracing::info!(addr = %self.shared.local_addr, "TLS configuration reloaded");
+                Ok(())
+            }
+            None => Err(crate::Error::Config("the server was built without TLS")),
+        }
+    }
+
     /// Whether a shutdown (graceful or halt) has started.
     ///
     /// ```no_run
@@ -324,7 +384,9 @@ impl ServerHandle {
         self.shared.accepted.load(Ordering::Relaxed)
     }
 
-    /// The address the server listens on (with the real port when bound to port 0).
+    /// The address of the server's first TCP listener (with the real port when bound to port
+    /// 0); `0.0.0.0:0` for a server with Unix domain listeners only. See
+    /// [`listen_addrs`](Self::listen_addrs) for all of them.
     ///
     /// ```no_run
     /// # fn f(handle: tcpserver::ServerHandle) {
@@ -333,6 +395,19 @@ impl ServerHandle {
     /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.local_addr
+    }
+
+    /// Every address the server listens on, in the order the builder was given them.
+    ///
+    /// ```no_run
+    /// # fn f(handle: tcpserver::ServerHandle) {
+    /// for addr in handle.listen_addrs() {
+    ///     println!("listening on {addr}");
+    /// }
+    /// # }
+    /// ```
+    pub fn listen_addrs(&self) -> &[ListenAddr] {
+        &self.shared.listen_addrs
     }
 }
 

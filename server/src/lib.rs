@@ -36,14 +36,18 @@
 #![deny(missing_debug_implementations)]
 
 mod accept_loop;
+mod address;
 mod builder;
 mod connection;
 mod error;
 mod handle;
+mod listener;
 mod options;
 mod server;
 mod state;
+mod stream;
 mod sys;
+mod systemd;
 mod timeout;
 
 pub mod tls;
@@ -52,12 +56,14 @@ pub mod zero_copy;
 #[cfg(feature = "http")]
 pub mod http;
 
+pub use address::{ListenAddr, PeerAddr, UCred};
 pub use builder::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LOOPS, ServerBuilder};
 pub use connection::Connection;
 pub use error::Error;
 pub use handle::ServerHandle;
 pub use options::ListenOptions;
 pub use server::Server;
+pub use systemd::systemd_listeners;
 pub use timeout::TimeoutExt;
 
 /// The rustls version this crate is built with (for [`ServerBuilder::tls`]).

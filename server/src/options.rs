@@ -1,8 +1,9 @@
 //! Listen-socket tuning: what the Go library calls `ListenConfig`.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::{Domain, Protocol, SockRef, Socket, TcpKeepalive, Type};
 
 use crate::{Error, sys};
 
@@ -33,6 +34,17 @@ pub struct ListenOptions {
     pub(crate) fast_open: Option<u32>,
     pub(crate) defer_accept: bool,
     pub(crate) only_v6: Option<bool>,
+    pub(crate) keepalive: Option<Keepalive>,
+    pub(crate) user_timeout: Option<Duration>,
+    pub(crate) unix_mode: Option<u32>,
+}
+
+/// TCP keepalive settings; `None` keeps the system's default (`net.ipv4.tcp_keepalive_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Keepalive {
+    idle: Option<Duration>,
+    interval: Option<Duration>,
+    retries: Option<u32>,
 }
 
 impl Default for ListenOptions {
@@ -57,6 +69,9 @@ impl ListenOptions {
             fast_open: None,
             defer_accept: false,
             only_v6: None,
+            keepalive: None,
+            user_timeout: None,
+            unix_mode: None,
         }
     }
 
@@ -145,6 +160,109 @@ impl ListenOptions {
     pub fn only_v6(mut self, on: bool) -> Self {
         self.only_v6 = Some(on);
         self
+    }
+
+    /// Turns TCP keepalive on (`SO_KEEPALIVE`) for every accepted connection, with the first
+    /// probe after `idle` without traffic (`TCP_KEEPIDLE`): dead peers (a crashed host, a
+    /// dropped NAT mapping) are found and their connections closed.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = tcpserver::ListenOptions::new()
+    ///     .keepalive(Duration::from_secs(60))
+    ///     .keepalive_interval(Duration::from_secs(10))
+    ///     .keepalive_retries(5);
+    /// # let _ = opts;
+    /// ```
+    pub fn keepalive(mut self, idle: Duration) -> Self {
+        self.keepalive.get_or_insert_default().idle = Some(idle);
+        self
+    }
+
+    /// The time between keepalive probes (`TCP_KEEPINTVL`); turns keepalive on.
+    ///
+    /// ```
+    /// let opts = tcpserver::ListenOptions::new().keepalive_interval(std::time::Duration::from_secs(5));
+    /// # let _ = opts;
+    /// ```
+    pub fn keepalive_interval(mut self, interval: Duration) -> Self {
+        self.keepalive.get_or_insert_default().interval = Some(interval);
+        self
+    }
+
+    /// How many unanswered probes close the connection (`TCP_KEEPCNT`); turns keepalive on.
+    ///
+    /// ```
+    /// let opts = tcpserver::ListenOptions::new().keepalive_retries(3);
+    /// # let _ = opts;
+    /// ```
+    pub fn keepalive_retries(mut self, retries: u32) -> Self {
+        self.keepalive.get_or_insert_default().retries = Some(retries);
+        self
+    }
+
+    /// `TCP_USER_TIMEOUT` on every accepted connection: sent data that stays unacknowledged for
+    /// longer than `timeout` closes the connection (Linux only: elsewhere
+    /// [`build`](crate::ServerBuilder::build) fails with [`Error::Unsupported`]).
+    ///
+    /// ```
+    /// let opts = tcpserver::ListenOptions::new().user_timeout(std::time::Duration::from_secs(30));
+    /// # let _ = opts;
+    /// ```
+    pub fn user_timeout(mut self, timeout: Duration) -> Self {
+        self.user_timeout = Some(timeout);
+        self
+    }
+
+    /// The permission bits of the socket files of Unix domain listeners, e.g. `0o660` (default:
+    /// what the umask leaves). Set right after `bind(2)`, before the server accepts.
+    ///
+    /// ```
+    /// let opts = tcpserver::ListenOptions::new().unix_mode(0o660);
+    /// # let _ = opts;
+    /// ```
+    pub fn unix_mode(mut self, mode: u32) -> Self {
+        self.unix_mode = Some(mode);
+        self
+    }
+
+    /// Fails for options this platform cannot apply to accepted sockets.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        if self.user_timeout.is_some() && !sys::HAS_USER_TIMEOUT {
+            return Err(Error::Unsupported("TCP_USER_TIMEOUT"));
+        }
+        Ok(())
+    }
+
+    /// Whether accepted TCP sockets need any option set on them (see [`tune`](Self::tune)).
+    pub(crate) fn tunes_accepted(&self) -> bool {
+        (self.nodelay && !sys::NODELAY_INHERITED)
+            || self.keepalive.is_some()
+            || self.user_timeout.is_some()
+    }
+
+    /// Sets the per-connection options on an accepted TCP socket.
+    pub(crate) fn tune(&self, socket: SockRef<'_>) -> std::io::Result<()> {
+        if self.nodelay && !sys::NODELAY_INHERITED {
+            socket.set_tcp_nodelay(true)?;
+        }
+        if let Some(k) = self.keepalive {
+            let mut ka = TcpKeepalive::new();
+            if let Some(idle) = k.idle {
+                ka = ka.with_time(idle);
+            }
+            if let Some(interval) = k.interval {
+                ka = ka.with_interval(interval);
+            }
+            if let Some(retries) = k.retries {
+                ka = ka.with_retries(retries);
+            }
+            socket.set_tcp_keepalive(&ka)?;
+        }
+        if let Some(t) = self.user_timeout {
+            sys::set_user_timeout(&socket, t)?;
+        }
+        Ok(())
     }
 
     /// Creates a non-blocking listening socket bound to `addr` with these options.

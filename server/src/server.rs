@@ -7,14 +7,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::accept_loop::accept_loop;
 use crate::handle::{ConnGuard, ServerHandle, Shared};
-use crate::{Connection, Error, ListenOptions, sys, tls};
+use crate::listener::Bound;
+use crate::stream::Stream;
+use crate::{Connection, Error, ListenAddr, ListenOptions, PeerAddr, sys, tls};
 
 /// The connection hook set with [`ServerBuilder::on_connect`](crate::ServerBuilder::on_connect).
 pub(crate) type OnConnect = Arc<dyn Fn(&mut Connection) + Send + Sync>;
@@ -25,7 +25,6 @@ pub(crate) struct Config {
     pub(crate) loops: usize,
     pub(crate) threads: Option<usize>,
     pub(crate) pin_cpus: Option<Vec<usize>>,
-    pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) on_connect: Option<OnConnect>,
 }
 
@@ -47,7 +46,7 @@ pub(crate) struct Config {
 /// }
 /// ```
 pub struct Server {
-    pub(crate) listener: std::net::TcpListener,
+    pub(crate) listeners: Vec<Bound>,
     pub(crate) handle: ServerHandle,
     pub(crate) config: Config,
 }
@@ -55,38 +54,39 @@ pub struct Server {
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("local_addr", &self.local_addr())
+            .field("listen_addrs", &self.listen_addrs())
             .field("options", &self.config.options)
             .field("loops", &self.config.loops)
             .field("threads", &self.config.threads)
-            .field("tls", &self.config.tls.is_some())
+            .field("tls", &self.handle.shared.tls.is_some())
             .finish()
     }
 }
 
-/// What every connection task needs: the handler, the hook and TLS.
-struct Service<H> {
-    handler: H,
+/// What every connection task needs besides the handler: the hook and whether to speak TLS.
+struct Service {
     on_connect: Option<OnConnect>,
-    tls: Option<TlsAcceptor>,
+    tls: bool,
 }
 
-impl<H, F> Service<H>
-where
-    H: Fn(Connection) -> F,
-    F: Future<Output = ()>,
-{
+impl Service {
     /// A plain connection: the handler's future, made right away in the accept loop. The hook
     /// and the handler's synchronous part run there, so a panic in them is caught (and the
     /// connection closed) instead of stopping the accept loop.
-    fn plain(&self, tcp: TcpStream, peer: SocketAddr, guard: ConnGuard) -> Option<F> {
-        let conn = Connection::plain(tcp, peer, guard);
+    fn plain<F>(
+        &self,
+        handler: impl FnOnce(Connection) -> F,
+        stream: Stream,
+        peer: PeerAddr,
+        guard: ConnGuard,
+    ) -> Option<F> {
+        let conn = Connection::plain(stream, peer, guard);
         let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let mut conn = conn;
             if let Some(hook) = &self.on_connect {
                 hook(&mut conn);
             }
-            (self.handler)(conn)
+            handler(conn)
         }));
         match made {
             Ok(fut) => Some(fut),
@@ -100,21 +100,27 @@ where
 
 /// A TLS connection: handshake (with timeout) in the connection's own task, then the handler.
 /// A failed handshake only closes this connection.
-async fn tls_task<H, F>(svc: Arc<Service<H>>, tcp: TcpStream, peer: SocketAddr, guard: ConnGuard)
-where
-    H: Fn(Connection) -> F,
+async fn tls_task<F>(
+    svc: Arc<Service>,
+    handler: impl FnOnce(Connection) -> F,
+    stream: Stream,
+    peer: PeerAddr,
+    guard: ConnGuard,
+) where
     F: Future<Output = ()>,
 {
-    let Some(acceptor) = &svc.tls else { return };
+    let Some(acceptor) = guard.handle.shared.tls.as_ref().map(|t| t.acceptor()) else {
+        return;
+    };
     let accepted_at = Instant::now();
     let timeout = guard.handle.shared.handshake_timeout;
-    match tls::handshake(acceptor, tcp, timeout).await {
-        Ok(stream) => {
-            let mut conn = Connection::with_tls(stream, peer, accepted_at, guard);
+    match tls::handshake(&acceptor, stream, timeout).await {
+        Ok(tls) => {
+            let mut conn = Connection::with_tls(tls, peer, accepted_at, guard);
             if let Some(hook) = &svc.on_connect {
                 hook(&mut conn);
             }
-            (svc.handler)(conn).await;
+            handler(conn).await;
         }
         Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
     }
@@ -135,24 +141,21 @@ impl Drop for HaltOnDrop<'_> {
 
 impl Server {
     /// Splits the server for a serve function; the hook and TLS move into the [`Service`].
-    fn into_parts<H>(
-        self,
-        handler: H,
-    ) -> (std::net::TcpListener, ServerHandle, Config, Arc<Service<H>>) {
+    fn into_parts(self) -> (Vec<Bound>, ServerHandle, Config, Arc<Service>) {
         let Server {
-            listener,
+            listeners,
             handle,
             mut config,
         } = self;
         let svc = Arc::new(Service {
-            handler,
             on_connect: config.on_connect.take(),
-            tls: config.tls.take(),
+            tls: handle.shared.tls.is_some(),
         });
-        (listener, handle, config, svc)
+        (listeners, handle, config, svc)
     }
 
-    /// The bound address (with the real port when bound to port 0).
+    /// The address of the first TCP listener (with the real port when bound to port 0);
+    /// `0.0.0.0:0` for a server with Unix domain listeners only.
     ///
     /// ```
     /// let server = tcpserver::Server::builder("127.0.0.1:0").build()?;
@@ -161,6 +164,18 @@ impl Server {
     /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.handle.shared.local_addr
+    }
+
+    /// Every address the server listens on, in the order given to the builder.
+    ///
+    /// ```
+    /// let server = tcpserver::Server::builder("127.0.0.1:0").listen("127.0.0.1:0").build()?;
+    /// let ports: Vec<u16> = server.listen_addrs().iter().filter_map(|a| a.tcp()).map(|a| a.port()).collect();
+    /// assert_eq!(ports.len(), 2);
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    pub fn listen_addrs(&self) -> &[ListenAddr] {
+        self.handle.listen_addrs()
     }
 
     /// A handle for counters and shutdown, usable from any thread, before and while serving.
@@ -203,46 +218,57 @@ impl Server {
         H: Fn(Connection) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
-        let (listener, handle, config, svc) = self.into_parts(handler);
+        let (listeners, handle, config, svc) = self.into_parts();
         let shared = Arc::clone(&handle.shared);
         // From here on, returning or being dropped early marks the server as finished.
         let mut guard = HaltOnDrop(Some(&shared));
-        let listener = Arc::new(TcpListener::from_std(listener)?);
-        let set_nodelay = config.options.nodelay && !sys::NODELAY_INHERITED;
+        let handler = Arc::new(handler);
+        let options = Arc::new(config.options);
 
-        let mut loops = Vec::with_capacity(config.loops);
-        for i in 0..config.loops {
-            let (listener, svc, handle) = (listener.clone(), svc.clone(), handle.clone());
-            let stop = shared.stop.child_token();
-            let span =
-                tracing::debug_span!("accept_loop", addr = %shared.local_addr, loop_index = i);
-            loops.push(tokio::spawn(
-                async move {
-                    let shard = i as u32;
-                    let registry = &handle.shared.registry;
-                    accept_loop(
-                        &listener,
-                        &handle,
-                        &stop,
-                        set_nodelay,
-                        |tcp, peer, mut conn| {
-                            let key = registry.reserve(shard);
-                            conn.set_slot(shard, key);
-                            let task = if svc.tls.is_some() {
-                                tokio::spawn(tls_task(svc.clone(), tcp, peer, conn))
-                            } else {
-                                match svc.plain(tcp, peer, conn) {
-                                    Some(fut) => tokio::spawn(fut),
-                                    None => return,
-                                }
-                            };
-                            registry.fill(shard, key, task.abort_handle());
-                        },
-                    )
-                    .await
-                }
-                .instrument(span),
-            ));
+        let mut loops = Vec::with_capacity(config.loops * listeners.len());
+        for (li, bound) in listeners.into_iter().enumerate() {
+            let addr = bound.addr.clone();
+            let listener = Arc::new(bound.into_listener()?);
+            for i in 0..config.loops {
+                let (listener, svc, handle) = (listener.clone(), svc.clone(), handle.clone());
+                let (handler, options) = (handler.clone(), options.clone());
+                let stop = shared.stop.child_token();
+                let shard = (li * config.loops + i) as u32;
+                let span = tracing::debug_span!("accept_loop", %addr, loop_index = i);
+                loops.push(tokio::spawn(
+                    async move {
+                        let registry = &handle.shared.registry;
+                        accept_loop(
+                            &listener,
+                            &handle,
+                            &stop,
+                            &options,
+                            |stream, peer, mut conn| {
+                                let key = registry.reserve(shard);
+                                conn.set_slot(shard, key);
+                                let task = if svc.tls {
+                                    let h = handler.clone();
+                                    tokio::spawn(tls_task(
+                                        svc.clone(),
+                                        move |c| h(c),
+                                        stream,
+                                        peer,
+                                        conn,
+                                    ))
+                                } else {
+                                    match svc.plain(&*handler, stream, peer, conn) {
+                                        Some(fut) => tokio::spawn(fut),
+                                        None => return,
+                                    }
+                                };
+                                registry.fill(shard, key, task.abort_handle());
+                            },
+                        )
+                        .await
+                    }
+                    .instrument(span),
+                ));
+            }
         }
         let mut result = Ok(());
         for l in loops {
@@ -254,7 +280,6 @@ impl Server {
                 result = r;
             }
         }
-        drop(listener);
         shared.begin_stop();
         let span = tracing::info_span!("shutdown", addr = %shared.local_addr);
         async {
@@ -303,47 +328,78 @@ impl Server {
         H: Fn(Connection) -> F + Send + Sync + 'static,
         F: Future<Output = ()> + 'static,
     {
-        let (listener, handle, config, svc) = self.into_parts(handler);
+        self.serve_per_core_with(|_| (), move |conn, ()| handler(conn))
+    }
+
+    /// Like [`serve_per_core`](Self::serve_per_core), with per-worker state: `init(i)` runs
+    /// once on worker thread `i`, and each connection of that worker gets a clone of its result
+    /// (an `Rc` clone is cheap). The state need not be `Send`: a cache, a connection pool, a
+    /// buffer arena per core, without locks or `thread_local!`.
+    ///
+    /// ```no_run
+    /// # fn f() -> Result<(), tcpserver::Error> {
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use tokio::io::AsyncWriteExt;
+    ///
+    /// let server = tcpserver::Server::builder("127.0.0.1:0").threads(2).build()?;
+    /// server.serve_per_core_with(
+    ///     |_worker| Rc::new(RefCell::new(0u64)),
+    ///     |mut conn, served: Rc<RefCell<u64>>| async move {
+    ///         *served.borrow_mut() += 1;
+    ///         let n = *served.borrow();
+    ///         let _ = conn.write_all(format!("connection {n} of this worker\n").as_bytes()).await;
+    ///     },
+    /// )
+    /// # }
+    /// ```
+    pub fn serve_per_core_with<I, S, H, F>(self, init: I, handler: H) -> Result<(), Error>
+    where
+        I: Fn(usize) -> S + Send + Sync + 'static,
+        S: Clone + 'static,
+        H: Fn(Connection, S) -> F + Send + Sync + 'static,
+        F: Future<Output = ()> + 'static,
+    {
+        let (listeners, handle, config, svc) = self.into_parts();
         let shared = Arc::clone(&handle.shared);
         let threads = config
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
             .max(1);
-        let result = (|| {
-            let mut listeners = Vec::with_capacity(threads);
-            listeners.push(listener);
+        let per_worker = (|| {
+            let mut sets = Vec::with_capacity(threads);
             for _ in 1..threads {
-                let l = if config.options.reuse_port {
-                    config.options.bind(shared.local_addr)?
-                } else {
-                    listeners[0].try_clone()?
-                };
-                listeners.push(l);
+                let set = listeners
+                    .iter()
+                    .map(|l| l.for_worker(&config.options))
+                    .collect::<Result<Vec<_>, _>>()?;
+                sets.push(set);
             }
-            Ok::<_, Error>(listeners)
+            sets.insert(0, listeners);
+            Ok::<_, Error>(sets)
         })();
-        let listeners = match result {
+        let per_worker = match per_worker {
             Ok(l) => l,
             Err(e) => {
                 shared.finish();
                 return Err(e);
             }
         };
-        let set_nodelay = config.options.nodelay && !sys::NODELAY_INHERITED;
+        let app = Arc::new((init, handler, config.options));
 
         let mut workers = Vec::with_capacity(threads);
         let mut result = Ok(());
-        for (i, listener) in listeners.into_iter().enumerate() {
+        for (i, listeners) in per_worker.into_iter().enumerate() {
             let cpu = config
                 .pin_cpus
                 .as_ref()
                 .filter(|c| !c.is_empty())
                 .map(|c| c[i % c.len()]);
-            let (svc, handle) = (svc.clone(), handle.clone());
+            let (svc, handle, app) = (svc.clone(), handle.clone(), app.clone());
             let stop = shared.stop.child_token();
             let spawned = std::thread::Builder::new()
                 .name(format!("tcpserver-{i}"))
-                .spawn(move || worker(i, listener, cpu, svc, handle, stop, set_nodelay));
+                .spawn(move || worker(i, listeners, cpu, svc, handle, stop, app));
             match spawned {
                 Ok(w) => workers.push(w),
                 Err(e) => {
@@ -367,18 +423,20 @@ impl Server {
     }
 }
 
-/// One worker of the per-core model.
-fn worker<H, F>(
+/// One worker of the per-core model: its runtime, its state, one accept loop per listener.
+fn worker<I, S, H, F>(
     index: usize,
-    listener: std::net::TcpListener,
+    listeners: Vec<Bound>,
     cpu: Option<usize>,
-    svc: Arc<Service<H>>,
+    svc: Arc<Service>,
     handle: ServerHandle,
     stop: CancellationToken,
-    set_nodelay: bool,
+    app: Arc<(I, H, ListenOptions)>,
 ) -> Result<(), Error>
 where
-    H: Fn(Connection) -> F + Send + Sync + 'static,
+    I: Fn(usize) -> S + Send + Sync + 'static,
+    S: Clone + 'static,
+    H: Fn(Connection, S) -> F + Send + Sync + 'static,
     F: Future<Output = ()> + 'static,
 {
     let span = tracing::debug_span!("worker", addr = %handle.shared.local_addr, index, ?cpu);
@@ -400,37 +458,89 @@ where
     };
     let shared = &*handle.shared;
     let result = rt.block_on(async {
-        let listener = match TcpListener::from_std(listener) {
+        let listeners = match listeners
+            .into_iter()
+            .map(Bound::into_listener)
+            .collect::<Result<Vec<_>, _>>()
+        {
             Ok(l) => l,
             Err(e) => {
                 shared.halt();
                 return Err(Error::Io(e));
             }
         };
-        let result = accept_loop(&listener, &handle, &stop, set_nodelay, |tcp, peer, conn| {
-            if svc.tls.is_some() {
-                tokio::task::spawn_local(tls_task(svc.clone(), tcp, peer, conn));
-            } else if let Some(fut) = svc.plain(tcp, peer, conn) {
-                tokio::task::spawn_local(fut);
-            }
-        })
-        .await;
-        // Closing the listener now refuses new clients instead of queueing them. This worker
+        let state = (app.0)(index);
+        let loops = listeners.iter().map(|listener| {
+            let (app, svc, state) = (&app, &svc, &state);
+            accept_loop(
+                listener,
+                &handle,
+                &stop,
+                &app.2,
+                move |stream, peer, conn| {
+                    if svc.tls {
+                        let (app, state) = (app.clone(), state.clone());
+                        let handler = move |c| (app.1)(c, state);
+                        tokio::task::spawn_local(tls_task(
+                            svc.clone(),
+                            handler,
+                            stream,
+                            peer,
+                            conn,
+                        ));
+                    } else {
+                        let handler = |c| (app.1)(c, state.clone());
+                        if let Some(fut) = svc.plain(handler, stream, peer, conn) {
+                            tokio::task::spawn_local(fut);
+                        }
+                    }
+                },
+            )
+        });
+        let results = join_all(loops).await;
+        // Closing the listeners now refuses new clients instead of queueing them. This worker
         // may be done before the others (its `max_accept` tickets are gone): the kernel sends
         // new clients to the listeners still open.
-        drop(listener);
+        drop(listeners);
         // `true`: halted or past the deadline; dropping the runtime closes what is left.
         shared.wait_idle().await;
-        result
+        results.into_iter().find(Result::is_err).unwrap_or(Ok(()))
     });
     drop(rt);
     result
 }
 
+/// Polls the accept loops of one worker together on its thread until all are done.
+async fn join_all<Fut: Future>(futs: impl Iterator<Item = Fut>) -> Vec<Fut::Output> {
+    let mut futs: Vec<_> = futs.map(|f| Some(Box::pin(f))).collect();
+    let mut out: Vec<Option<Fut::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, res) in futs.iter_mut().zip(out.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(r) => {
+                        *res = Some(r);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
 #[cfg(unix)]
 impl std::os::fd::AsFd for Server {
-    /// The listening socket bound by [`build`](crate::ServerBuilder::build) (the first one of
-    /// the per-core model), e.g. to read socket options back.
+    /// The first listening socket bound by [`build`](crate::ServerBuilder::build) (the first
+    /// one of the per-core model), e.g. to read socket options back.
     ///
     /// ```
     /// use std::os::fd::AsFd;
@@ -441,6 +551,6 @@ impl std::os::fd::AsFd for Server {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.listener.as_fd()
+        self.listeners[0].as_fd()
     }
 }

@@ -9,15 +9,16 @@
 //! rotating ticket key ([`rustls::crypto::aws_lc_rs::Ticketer`]) and a larger cache, so a client
 //! that reconnects with the same `Arc<ClientConfig>` resumes its session.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::Error;
+use crate::stream::Stream;
 
 /// Size of the stateful session cache set by [`enable_resumption`].
 pub const SESSION_CACHE_SIZE: usize = 16 * 1024;
@@ -71,12 +72,32 @@ pub fn enable_resumption(config: &mut ServerConfig) -> Result<(), Error> {
 /// Runs the server side of a TLS handshake within `timeout`.
 pub(crate) async fn handshake(
     acceptor: &TlsAcceptor,
-    tcp: TcpStream,
+    stream: Stream,
     timeout: Duration,
-) -> Result<TlsStream<TcpStream>, Error> {
-    match tokio::time::timeout(timeout, acceptor.accept(tcp)).await {
+) -> Result<TlsStream<Stream>, Error> {
+    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => Ok(tls),
         Ok(Err(e)) => Err(Error::Io(e)),
         Err(_) => Err(Error::Timeout),
+    }
+}
+
+/// The TLS configuration of a running server, replaceable while it serves (see
+/// [`ServerHandle::reload_tls`](crate::ServerHandle::reload_tls)): each handshake takes the
+/// configuration current when it starts, so connections keep the one they were made with.
+pub(crate) struct Reloadable(RwLock<TlsAcceptor>);
+
+impl Reloadable {
+    pub(crate) fn new(config: Arc<ServerConfig>) -> Reloadable {
+        Reloadable(RwLock::new(TlsAcceptor::from(config)))
+    }
+
+    /// The acceptor for a new handshake (an `Arc` clone).
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn replace(&self, config: Arc<ServerConfig>) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = TlsAcceptor::from(config);
     }
 }

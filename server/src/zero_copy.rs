@@ -251,6 +251,32 @@ async fn splice_pipe(from: &TcpStream, to: &TcpStream, pipe: &crate::sys::Pipe) 
     }
 }
 
+/// Proxies between two TCP streams in both directions at once with [`splice`], until both
+/// directions reached end of stream. When one side stops sending, the other side's write half
+/// is shut down (half-close passed through), so protocols that close one direction first still
+/// work. Returns the bytes copied `(a to b, b to a)`; the first error ends both directions.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn f(client: tokio::net::TcpStream) -> std::io::Result<()> {
+/// let upstream = tokio::net::TcpStream::connect("127.0.0.1:6379").await?;
+/// let (sent, received) = tcpserver::zero_copy::splice_bidirectional(&client, &upstream).await?;
+/// # let _ = (sent, received); Ok(()) }
+/// ```
+pub async fn splice_bidirectional(a: &TcpStream, b: &TcpStream) -> io::Result<(u64, u64)> {
+    tokio::try_join!(splice_then_close(a, b), splice_then_close(b, a))
+}
+
+/// One direction of [`splice_bidirectional`]: copy, then shut down `to`'s write half.
+async fn splice_then_close(from: &TcpStream, to: &TcpStream) -> io::Result<u64> {
+    let n = splice(from, to).await?;
+    match socket2::SockRef::from(to).shutdown(std::net::Shutdown::Write) {
+        Err(e) if e.kind() != io::ErrorKind::NotConnected => Err(e),
+        _ => Ok(n),
+    }
+}
+
 /// Plain read/write copy between two sockets (the fallback of [`splice`]).
 async fn copy_fallback(from: &TcpStream, to: &TcpStream) -> io::Result<u64> {
     let mut buf = vec![0u8; CHUNK];

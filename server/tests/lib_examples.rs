@@ -102,7 +102,8 @@ impl Drop for Running {
     }
 }
 
-async fn echo_roundtrip(addr: SocketAddr, data: &[u8]) {
+/// Sends `data` and half-closes while reading everything the server sends back.
+async fn roundtrip(addr: SocketAddr, data: &[u8]) -> Vec<u8> {
     let s = within(TcpStream::connect(addr)).await.unwrap();
     let (mut r, mut w) = s.into_split();
     let write = async {
@@ -112,7 +113,18 @@ async fn echo_roundtrip(addr: SocketAddr, data: &[u8]) {
     let mut got = Vec::new();
     let (_, n) = within(async { tokio::join!(write, r.read_to_end(&mut got)) }).await;
     n.unwrap();
-    assert!(got == data, "echo is byte-exact");
+    got
+}
+
+async fn echo_roundtrip(addr: SocketAddr, data: &[u8]) {
+    assert!(roundtrip(addr, data).await == data, "echo is byte-exact");
+}
+
+/// A fresh directory for one test's files.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tcpserver-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,8 +142,7 @@ async fn echo_example() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_tls_example() {
-    let dir = std::env::temp_dir().join(format!("tcpserver-example-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("example");
     let cert_path = dir.join("cert.pem");
     let run = Running::start(
         "echo_tls",
@@ -174,22 +185,142 @@ async fn echo_tls_example() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Sends SIGINT to a running example.
+fn interrupt(run: &Running) {
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(
+        unsafe { libc::kill(run.child.id() as i32, libc::SIGINT) },
+        0
+    );
+}
+
+/// Reads one HTTP/1.1 response with a `content-length` body from a keep-alive connection.
+async fn read_response(s: &mut tokio::io::BufReader<TcpStream>) -> String {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        within(s.read_line(&mut line)).await.unwrap();
+        assert!(!line.is_empty(), "connection closed mid-response: {head}");
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no content-length in {head}"));
+    let mut body = vec![0u8; len];
+    within(s.read_exact(&mut body)).await.unwrap();
+    head + &String::from_utf8(body).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hyper_example() {
-    let run = Running::start("hyper", &["--max-accept", "1"]);
-    let mut s = within(TcpStream::connect(run.addr)).await.unwrap();
-    // Two requests on one keep-alive connection, then close.
-    s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    for mode in [&[][..], &["--per-core"][..]] {
+        let run = Running::start("hyper", mode);
+        let s = within(TcpStream::connect(run.addr)).await.unwrap();
+        let local = s.local_addr().unwrap();
+        let mut s = tokio::io::BufReader::new(s);
+        // Two requests on one keep-alive connection; the handler sees the peer address.
+        for path in ["/a", "/b"] {
+            s.get_mut()
+                .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .await
+                .unwrap();
+            let out = read_response(&mut s).await;
+            assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+            assert!(
+                out.contains(&format!("You asked for {path} from {local}")),
+                "{out}"
+            );
+        }
+        // The connection is idle in keep-alive. On SIGINT the example shuts down with a
+        // 120 s deadline; the connection hears of it and hyper closes it at once.
+        let started = Instant::now();
+        interrupt(&run);
+        let mut rest = Vec::new();
+        within(s.read_to_end(&mut rest)).await.unwrap();
+        assert!(rest.is_empty());
+        let out = run.finish().await;
+        assert_eq!(out, "shutdown complete\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the idle keep-alive connection held the shutdown ({:?})",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_example() {
+    // The upstream: echoes, then says goodbye after the client's end of stream.
+    let up = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up_addr = up.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = up.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.into_split();
+                tokio::io::copy(&mut r, &mut w).await.unwrap();
+                w.write_all(b"bye").await.unwrap();
+            });
+        }
+    });
+    let data = pattern(4 * 1024 * 1024);
+    for mode in [&[][..], &["--per-core"][..]] {
+        let mut args = vec!["--max-accept", "2", "--upstream", up_addr.as_str()];
+        args.extend_from_slice(mode);
+        let run = Running::start("proxy", &args);
+        for data in [&data[..], b"hello"] {
+            let got = roundtrip(run.addr, data).await;
+            let mut expect = data.to_vec();
+            expect.extend_from_slice(b"bye");
+            assert!(got == expect, "proxied byte-exact both ways");
+        }
+        run.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_service_example() {
+    let dir = temp_dir("unix-example");
+    let path = dir.join("svc.sock");
+    let run = Running::start("unix_service", &["--unix", path.to_str().unwrap()]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let s = within(tokio::net::UnixStream::connect(&path))
         .await
         .unwrap();
-    let mut out = String::new();
-    within(s.read_to_string(&mut out)).await.unwrap();
-    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2, "{out}");
+    let mut s = tokio::io::BufReader::new(s);
+    let mut line = String::new();
+    within(s.read_line(&mut line)).await.unwrap();
     assert!(
-        out.contains("You asked for /a") && out.contains("You asked for /b"),
-        "{out}"
+        line.starts_with("hello local uid ")
+            && line.ends_with(&format!("pid Some({})\n", std::process::id())),
+        "{line}"
     );
-    run.finish().await;
+    s.get_mut().write_all(b"ping\n").await.unwrap();
+    line.clear();
+    within(s.read_line(&mut line)).await.unwrap();
+    assert_eq!(line, "ping\n");
+    // The same service on TCP.
+    let t = within(TcpStream::connect(run.addr)).await.unwrap();
+    let mut t = tokio::io::BufReader::new(t);
+    line.clear();
+    within(t.read_line(&mut line)).await.unwrap();
+    assert!(line.starts_with("hello 127.0.0.1:"), "{line}");
+    drop((s, t));
+    interrupt(&run);
+    assert_eq!(run.finish().await, "shutdown complete\n");
+    assert!(!path.exists(), "the socket file is removed at exit");
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 #[cfg(unix)]
@@ -202,11 +333,7 @@ async fn graceful_shutdown_example() {
     within(s.read_line(&mut line)).await.unwrap();
     assert_eq!(line, "hello\n");
     // SIGINT: the server stops accepting but this connection is still served.
-    // SAFETY: plain kill(2) on our own child.
-    assert_eq!(
-        unsafe { libc::kill(run.child.id() as i32, libc::SIGINT) },
-        0
-    );
+    interrupt(&run);
     let addr = run.addr;
     lib_support::eventually(|| std::net::TcpStream::connect(addr).is_err()).await;
     s.get_mut().write_all(b"still here\n").await.unwrap();

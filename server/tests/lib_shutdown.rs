@@ -185,6 +185,59 @@ async fn reuseport_listeners_drain_their_queues() {
     check_drain(true).await;
 }
 
+/// At the connection cap (2), five clients: two served, three queued in the kernel. A graceful
+/// shutdown starts; as the served clients leave, the queued ones are accepted and served
+/// before the deadline instead of being reset.
+async fn check_capped_drain(per_core: bool) {
+    let mut builder = Server::builder("127.0.0.1:0").max_connections(2);
+    if per_core {
+        builder = builder.threads(2);
+    }
+    let server = builder.build().unwrap();
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let mut clients = Vec::new();
+    for _ in 0..5 {
+        clients.push(within(TcpStream::connect(addr)).await.unwrap());
+    }
+    let serving = if per_core {
+        let thread = std::thread::spawn(move || server.serve_per_core(hold));
+        tokio::task::spawn_blocking(move || thread.join().unwrap())
+    } else {
+        let task = tokio::spawn(server.serve(hold));
+        tokio::spawn(async move { task.await.unwrap() })
+    };
+    // The first two are served ("hi"); then the shutdown starts with three still queued.
+    let mut hi = [0u8; 2];
+    for c in &mut clients[..2] {
+        within(c.read_exact(&mut hi)).await.unwrap();
+    }
+    handle.shutdown(Duration::from_secs(120));
+    // Each client that was served leaves, which frees a slot for the next queued one.
+    for (i, mut c) in clients.into_iter().enumerate() {
+        if i >= 2 {
+            within(c.read_exact(&mut hi))
+                .await
+                .unwrap_or_else(|e| panic!("queued client {i} was not served: {e}"));
+            assert_eq!(&hi, b"hi");
+        }
+        drop(c);
+    }
+    within(serving).await.unwrap().unwrap();
+    assert_eq!(handle.accepted_connections(), 5);
+    assert_eq!(handle.active_connections(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_clients_at_the_cap_are_served_during_shutdown() {
+    check_capped_drain(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_core_queued_clients_at_the_cap_are_served_during_shutdown() {
+    check_capped_drain(true).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_serve_halts() {
     let server = Server::builder("127.0.0.1:0").build().unwrap();

@@ -16,7 +16,7 @@ use tokio::time::Sleep;
 
 use super::response::{Progress, Response, ResponseParser};
 use super::stats::{ErrorClass, ThreadStats};
-use super::sys;
+use crate::sys;
 
 /// Resolution of tokio's timer.
 const TIMER_TICK: Duration = Duration::from_millis(1);

@@ -16,11 +16,12 @@ use hdrhistogram::Histogram;
 use super::conn::{self, Connector, ThreadCtx};
 use super::stats::{SecondReport, ThreadStats, WINDOW, new_second_histogram};
 use super::target::{Target, build_request};
-use super::{AttackConfig, AttackError, sys, tls};
+use super::{AttackConfig, AttackError, tls};
 use crate::report::{
     ErrorClasses, Report, RunResult, Spec, SpecHeader, TimelinePoint, encode_histogram,
     latency_stats, new_latency_histogram, rps_stats,
 };
+use crate::sys;
 
 /// Duration of a run given neither `-d` nor `-n` (bombardier's default).
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -92,6 +93,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
     if cfg.timeout.is_zero() {
         return Err(AttackError::Config("timeout must be positive".into()));
     }
+    check_protocol(cfg)?;
     let target = Target::parse(&cfg.url)?;
     let request: Arc<[u8]> = build_request(
         &target,
@@ -279,6 +281,37 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         cpu,
         started_wall,
     ))
+}
+
+/// Checks the protocol options (`http2`, `h2c`, `streams`, `pipeline`) against each other.
+pub(super) fn check_protocol(cfg: &AttackConfig) -> Result<(), AttackError> {
+    let bad = |m: &str| Err(AttackError::Config(m.into()));
+    let http2 = cfg.http2 || cfg.h2c;
+    if cfg.streams == 0 {
+        return bad("streams must be at least 1");
+    }
+    if cfg.pipeline == 0 {
+        return bad("pipeline depth must be at least 1");
+    }
+    if cfg.h2c && cfg.url.starts_with("https://") {
+        return bad("h2c is cleartext HTTP/2: use an http:// URL (or --http2 for https://)");
+    }
+    if http2 && cfg.pipeline > 1 {
+        return bad("pipelining is HTTP/1.1; with HTTP/2 use streams");
+    }
+    if !http2 && cfg.streams > 1 {
+        return bad("streams need HTTP/2 (--http2 or --h2c)");
+    }
+    if cfg.pipeline > 1 && !cfg.keep_alive {
+        return bad("pipelining needs keep-alive");
+    }
+    if http2 {
+        return bad("HTTP/2 is not available in this build yet");
+    }
+    if cfg.pipeline > 1 {
+        return bad("pipelining is not available in this build yet");
+    }
+    Ok(())
 }
 
 fn point(second: u64, e: &(usize, u64, u64, Histogram<u64>)) -> TimelinePoint {

@@ -9,7 +9,6 @@ mod conn;
 mod engine;
 pub mod response;
 mod stats;
-mod sys;
 mod target;
 mod tls;
 
@@ -56,6 +55,14 @@ pub struct AttackConfig {
     /// Connect to this `HOST:PORT` instead of the URL's host; the `Host` header and the TLS
     /// server name still come from the URL.
     pub connect_to: Option<String>,
+    /// Speak HTTP/2: over TLS (ALPN `h2`) for `https://`, with prior knowledge for `http://`.
+    pub http2: bool,
+    /// Speak HTTP/2 over cleartext with prior knowledge (h2c); needs an `http://` URL.
+    pub h2c: bool,
+    /// HTTP/2: concurrent streams per connection (at least 1).
+    pub streams: u32,
+    /// HTTP/1.1: requests in flight per connection (1 = no pipelining).
+    pub pipeline: u32,
 }
 
 impl Default for AttackConfig {
@@ -80,6 +87,10 @@ impl Default for AttackConfig {
             warmup: Duration::ZERO,
             stream: false,
             connect_to: None,
+            http2: false,
+            h2c: false,
+            streams: 1,
+            pipeline: 1,
         }
     }
 }
@@ -128,8 +139,8 @@ pub enum AttackError {
     },
 }
 
-/// Checks what can be checked without the network: the URL, the method, the headers and the
-/// request they make. [`run`] checks the same first; a command line calls this before printing
+/// Checks what can be checked without the network: the protocol options, the URL, the method,
+/// the headers and the request they make. [`run`] checks the same first; a command line calls this before printing
 /// anything.
 ///
 /// ```
@@ -139,6 +150,7 @@ pub enum AttackError {
 /// assert!(check(&AttackConfig { url: "HTTP://127.0.0.1/".into(), ..cfg }).is_ok());
 /// ```
 pub fn check(cfg: &AttackConfig) -> Result<(), AttackError> {
+    engine::check_protocol(cfg)?;
     let t = target::Target::parse(&cfg.url)?;
     target::build_request(
         &t,

@@ -1,8 +1,11 @@
-//! The machine a benchmark ran on (no host name), and per-process CPU time and memory from `/proc`.
+//! The machine a benchmark ran on (no host name), and per-process CPU time and memory from `/proc`
+//! (the OS calls themselves are in [`crate::sys`]).
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+
+use crate::sys;
 
 /// Description of the benchmark machine, saved with every result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,8 +57,8 @@ impl Machine {
         core_ids.dedup();
         Machine {
             cpu_model,
-            logical_cpus: online_cpus(),
-            available_cpus: affinity_cpus(),
+            logical_cpus: sys::online_cpus(),
+            available_cpus: sys::affinity_cpus(),
             physical_cores: (!core_ids.is_empty()).then_some(core_ids.len()),
             memory_mib: std::fs::read_to_string("/proc/meminfo")
                 .ok()
@@ -66,7 +69,7 @@ impl Machine {
             rustc: env!("LOADGEN_RUSTC_VERSION").to_string(),
             git_commit: env!("LOADGEN_GIT_COMMIT").to_string(),
             loadgen_version: env!("CARGO_PKG_VERSION").to_string(),
-            open_files_limit: open_files_limit().map(|(soft, _)| soft),
+            open_files_limit: sys::open_files_limit().ok().map(|(soft, _)| soft),
         }
     }
 
@@ -121,89 +124,6 @@ fn os_release() -> Option<String> {
     })
 }
 
-fn online_cpus() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if n > 0 {
-        n as usize
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    }
-}
-
-/// The CPUs the calling thread may run on, ascending.
-pub fn affinity_cpus() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; sched_getaffinity writes at most its size.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return (0..online_cpus()).collect();
-        }
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
-            .collect()
-    }
-}
-
-/// Restricts the calling thread (and threads/processes it creates afterwards) to `cpus`.
-///
-/// Async-signal-safe (no allocation), so it can run in a `pre_exec` hook.
-pub fn set_affinity(cpus: &[usize]) -> std::io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; CPU_SET bounds-checks against CPU_SETSIZE.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &cpu in cpus {
-            libc::CPU_SET(cpu, &mut set);
-        }
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-/// Soft and hard `RLIMIT_NOFILE`.
-pub fn open_files_limit() -> Option<(u64, u64)> {
-    // SAFETY: getrlimit writes into the struct we pass.
-    unsafe {
-        let mut limit: libc::rlimit = std::mem::zeroed();
-        (libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0)
-            .then_some((limit.rlim_cur as u64, limit.rlim_max as u64))
-    }
-}
-
-/// Raises the soft `RLIMIT_NOFILE` to `wanted` (at most the hard limit); returns the new soft limit.
-pub fn raise_open_files_limit(wanted: u64) -> Option<u64> {
-    let (soft, hard) = open_files_limit()?;
-    if soft >= wanted {
-        return Some(soft);
-    }
-    let new_soft = wanted.min(hard);
-    let limit = libc::rlimit {
-        rlim_cur: new_soft as libc::rlim_t,
-        rlim_max: hard as libc::rlim_t,
-    };
-    // SAFETY: setrlimit reads the struct we pass.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
-        Some(new_soft)
-    } else {
-        Some(soft)
-    }
-}
-
-/// User + system CPU seconds used so far by this process (all threads), from `getrusage`.
-pub fn self_cpu_seconds() -> f64 {
-    // SAFETY: getrusage writes into the struct we pass.
-    unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
-            return 0.0;
-        }
-        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-        tv(usage.ru_utime) + tv(usage.ru_stime)
-    }
-}
-
 /// CPU time and memory of a process (or of a process group, summed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -225,7 +145,7 @@ impl ProcessStats {
         })?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         Ok(ProcessStats {
-            cpu_seconds: parsed.cpu_ticks as f64 / clock_ticks_per_second(),
+            cpu_seconds: parsed.cpu_ticks as f64 / sys::clock_ticks_per_second(),
             peak_rss_kib: status_kib(&status, "VmHWM:").unwrap_or(0),
             processes: 1,
         })
@@ -292,12 +212,6 @@ fn status_kib(status: &str, key: &str) -> Option<u64> {
             .parse()
             .ok()
     })
-}
-
-fn clock_ticks_per_second() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as f64 } else { 100.0 }
 }
 
 #[cfg(test)]

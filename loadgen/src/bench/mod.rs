@@ -7,7 +7,9 @@
 //! - [`results`]: result files and the generated `results/README.md`.
 //! - [`plot`]: the charts.
 //! - [`machine`]: what a result records about the machine it ran on.
+//! - [`compare`]: `loadgen compare`, the regression gate between two runs.
 
+pub mod compare;
 pub mod contender;
 pub mod machine;
 pub mod plot;

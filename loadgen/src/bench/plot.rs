@@ -1,9 +1,12 @@
 //! Charts of a run directory (pure Rust: plotters' bitmap backend and the DejaVu Sans font shipped
 //! in `assets/fonts/`), and `results/README.md`.
 //!
-//! Per scenario: `scenario-<id>-rps.png`, a grouped bar chart of req/s by server thread count, one
-//! bar per contender (like the Go project's test01..test06 charts), and
-//! `scenario-<id>-latency.png`, the latency percentile spectrum (log-log) of every contender.
+//! Per scenario: `scenario-<id>-rps.png` and `scenario-<id>-cpu.png`, grouped bar charts of req/s
+//! and of server CPU per request by server thread count, one bar per contender at the median of
+//! the repeats with a min–max error bar (like the Go project's test01..test06 charts); and
+//! `scenario-<id>-latency.png`, the latency percentile spectrum (log-log) of every repeat of every
+//! contender. A contender whose repeats all failed gets a labelled empty slot in the bar charts and
+//! a legend entry without a line in the latency chart.
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
@@ -13,13 +16,18 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::bench::results::{self, RunDir, RunRecord, chart_files, format_latency_us, format_rps};
+use crate::bench::results::{
+    self, Metric, Point, RunDir, RunRecord, Spread, chart_files, format_latency_us,
+};
 
 const FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 const FAMILY: &str = "sans-serif";
 const SIZE: (u32, u32) = (1000, 600);
 /// Pixels under the chart for the footer line (scenario, placement, CPU).
 const FOOTER: u32 = 20;
+
+/// Failed points.
+const FAILED: RGBColor = RGBColor(200, 0, 0);
 
 /// Colors per contender, in order (colorblind-friendly Okabe-Ito palette).
 const COLORS: [RGBColor; 8] = [
@@ -53,18 +61,7 @@ fn register_font() -> anyhow::Result<()> {
 /// directory.
 pub fn main(dir: Option<PathBuf>) -> anyhow::Result<()> {
     let dir = dir.unwrap_or_else(|| PathBuf::from("results"));
-    let run_dir = if dir.join(results::MANIFEST).is_file() {
-        dir
-    } else {
-        results::latest_run_dir(&dir).with_context(|| {
-            format!(
-                "no run directory (with {}) in {}",
-                results::MANIFEST,
-                dir.display()
-            )
-        })?
-    };
-    let written = plot_run(&run_dir)?;
+    let written = plot_run(&results::resolve_run_dir(&dir)?)?;
     for path in &written {
         println!("wrote {}", path.display());
     }
@@ -75,21 +72,27 @@ pub fn main(dir: Option<PathBuf>) -> anyhow::Result<()> {
 /// Returns the files written.
 pub fn plot_run(run_dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let run = results::read_run_dir(run_dir)?;
+    let all = results::points(&run);
     let mut written = Vec::new();
-    let mut scenario_ids: Vec<String> = run.records.iter().map(|r| r.scenario.id.clone()).collect();
+    let mut scenario_ids: Vec<&str> = all.iter().map(|p| p.scenario.as_str()).collect();
     scenario_ids.dedup();
-    for id in &scenario_ids {
-        let records: Vec<&RunRecord> = run
-            .records
-            .iter()
-            .filter(|r| &r.scenario.id == id)
-            .collect();
-        let (rps_file, latency_file) = chart_files(id);
-        let path = run_dir.join(rps_file);
-        rps_chart(&path, &records).with_context(|| format!("drawing {}", path.display()))?;
-        written.push(path);
-        let path = run_dir.join(latency_file);
-        latency_chart(&path, &records).with_context(|| format!("drawing {}", path.display()))?;
+    for id in scenario_ids {
+        let points: Vec<&Point<'_>> = all.iter().filter(|p| p.scenario == id).collect();
+        let files = chart_files(id);
+        let footer = run.records.iter().find(|r| r.scenario.id == id);
+        let title = footer.map_or_else(
+            || format!("Scenario {id}"),
+            |r| format!("Scenario {}: {}", r.scenario.id, r.scenario.name),
+        );
+        for (file, metric) in [(&files.rps, Metric::Rps), (&files.cpu, Metric::Cpu)] {
+            let path = run_dir.join(file);
+            bar_chart(&path, &title, &points, metric, footer)
+                .with_context(|| format!("drawing {}", path.display()))?;
+            written.push(path);
+        }
+        let path = run_dir.join(&files.latency);
+        latency_chart(&path, &title, &points, footer)
+            .with_context(|| format!("drawing {}", path.display()))?;
         written.push(path);
     }
     written.push(write_readme(&run)?);
@@ -115,43 +118,67 @@ pub fn write_readme(run: &RunDir) -> anyhow::Result<PathBuf> {
 }
 
 /// Contender names in first-seen order, and the sorted thread counts.
-fn axes(records: &[&RunRecord]) -> (Vec<String>, Vec<usize>) {
+fn axes(points: &[&Point<'_>]) -> (Vec<String>, Vec<usize>) {
     let mut contenders: Vec<String> = Vec::new();
     let mut threads: Vec<usize> = Vec::new();
-    for r in records {
-        if !contenders.contains(&r.contender) {
-            contenders.push(r.contender.clone());
+    for p in points {
+        if !contenders.contains(&p.contender) {
+            contenders.push(p.contender.clone());
         }
-        if !threads.contains(&r.threads) {
-            threads.push(r.threads);
+        if !threads.contains(&p.threads) {
+            threads.push(p.threads);
         }
     }
     threads.sort_unstable();
     (contenders, threads)
 }
 
-fn title(records: &[&RunRecord]) -> String {
-    records.first().map_or_else(String::new, |r| {
-        format!("Scenario {}: {}", r.scenario.id, r.scenario.name)
-    })
+/// A failure reason short enough for a legend.
+fn short(reason: &str) -> String {
+    const MAX: usize = 70;
+    if reason.chars().count() <= MAX {
+        reason.to_string()
+    } else {
+        format!("{}…", reason.chars().take(MAX - 1).collect::<String>())
+    }
 }
 
-fn rps_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
+/// Grouped bars of `metric` by thread count: the median of the successful repeats, a min–max
+/// error bar, and the label `failed` in the slot of a point without a successful repeat.
+fn bar_chart(
+    path: &Path,
+    title: &str,
+    points: &[&Point<'_>],
+    metric: Metric,
+    footer: Option<&RunRecord>,
+) -> anyhow::Result<()> {
     register_font()?;
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let (contenders, threads) = axes(records);
-    let max = records
+    let (contenders, threads) = axes(points);
+    let max = points
         .iter()
-        .map(|r| r.requests_per_second)
-        .fold(0.0, f64::max)
-        .max(1.0);
+        .filter_map(|p| p.spread(metric))
+        .map(|s| s.max)
+        .fold(0.0, f64::max);
+    let max = if max > 0.0 { max } else { 1.0 };
     let groups = threads.len() as f64;
     let (area, _) = root.split_vertically(SIZE.1 - FOOTER);
+    let (what, better) = match metric {
+        Metric::Rps => ("requests/s", "higher"),
+        Metric::Cpu => ("server CPU per request", "lower"),
+        Metric::P99 => ("p99 latency", "lower"),
+    };
+    let repeats = points.iter().map(|p| p.runs()).max().unwrap_or(1);
+    let spread_note = if repeats > 1 {
+        format!("; median, min–max of {repeats} runs")
+    } else {
+        String::new()
+    };
     let mut chart = ChartBuilder::on(&area)
         .caption(
-            format!("{} — requests/s (higher is better)", title(records)),
-            (FAMILY, 22),
+            format!("{title} — {what} ({better} is better{spread_note})"),
+            (FAMILY, 20),
         )
         .margin(15)
         .margin_right(40)
@@ -163,37 +190,68 @@ fn rps_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
         .disable_x_mesh()
         .x_labels(0)
         .x_label_formatter(&|_| String::new())
-        .y_label_formatter(&|v| format_rps(*v))
-        .y_desc("requests / second")
+        .y_label_formatter(&|v| metric.format(*v))
+        .y_desc(match metric {
+            Metric::Rps => "requests / second",
+            Metric::Cpu => "server CPU µs / request",
+            Metric::P99 => "p99 latency",
+        })
         .label_style((FAMILY, 15))
         .draw()?;
 
     let bar_width = 0.8 / contenders.len().max(1) as f64;
     let value_style =
         TextStyle::from((FAMILY, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+    let failed_style = TextStyle::from((FAMILY, 13).into_font())
+        .color(&FAILED)
+        .pos(Pos::new(HPos::Center, VPos::Bottom));
     for (ci, contender) in contenders.iter().enumerate() {
         let color = COLORS[ci % COLORS.len()];
-        let bars: Vec<(f64, f64)> = records
+        let slot = |p: &Point<'_>| -> Option<f64> {
+            let group = threads.iter().position(|&t| t == p.threads)? as f64;
+            Some(group + 0.1 + ci as f64 * bar_width)
+        };
+        let mine: Vec<&Point<'_>> = points
             .iter()
-            .filter(|r| &r.contender == contender)
-            .filter_map(|r| {
-                let group = threads.iter().position(|&t| t == r.threads)? as f64;
-                Some((group + 0.1 + ci as f64 * bar_width, r.requests_per_second))
-            })
+            .copied()
+            .filter(|p| &p.contender == contender)
+            .collect();
+        let bars: Vec<(f64, Spread)> = mine
+            .iter()
+            .filter_map(|p| Some((slot(p)?, p.spread(metric)?)))
             .collect();
         chart
-            .draw_series(bars.iter().map(|&(x, v)| {
-                Rectangle::new([(x, 0.0), (x + bar_width * 0.92, v)], color.filled())
+            .draw_series(bars.iter().map(|&(x, s)| {
+                Rectangle::new([(x, 0.0), (x + bar_width * 0.92, s.median)], color.filled())
             }))?
             .label(contender.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], color.filled()));
-        chart.draw_series(bars.iter().map(|&(x, v)| {
-            Text::new(
-                format_rps(v),
-                (x + bar_width * 0.46, v),
-                value_style.clone(),
-            )
+        // Min–max over the repeats: a vertical line with caps.
+        let mid = |x: f64| x + bar_width * 0.46;
+        let cap = bar_width * 0.18;
+        chart.draw_series(bars.iter().filter(|(_, s)| s.n > 1).flat_map(|&(x, s)| {
+            [
+                vec![(mid(x), s.min), (mid(x), s.max)],
+                vec![(mid(x) - cap, s.min), (mid(x) + cap, s.min)],
+                vec![(mid(x) - cap, s.max), (mid(x) + cap, s.max)],
+            ]
+            .map(|line| PathElement::new(line, BLACK.stroke_width(2)))
         }))?;
+        chart.draw_series(bars.iter().map(|&(x, s)| {
+            let label = if s.is_noisy() {
+                format!("{} ±{:.0}%", metric.format(s.median), 100.0 * s.cv)
+            } else {
+                metric.format(s.median)
+            };
+            Text::new(label, (mid(x), s.max), value_style.clone())
+        }))?;
+        // A point without a successful repeat: an empty slot that says so.
+        chart.draw_series(
+            mine.iter()
+                .filter(|p| p.is_failed())
+                .filter_map(|p| slot(p))
+                .map(|x| Text::new("failed", (mid(x), 0.0), failed_style.clone())),
+        )?;
     }
     draw_legend(&mut chart)?;
 
@@ -205,7 +263,7 @@ fn rps_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
         let text = format!("{t} thread{}", if *t == 1 { "" } else { "s" });
         root.draw(&Text::new(text, (px, py + 8), label_style.clone()))?;
     }
-    draw_footer(&root, records)?;
+    draw_footer(&root, footer)?;
     root.present()?;
     Ok(())
 }
@@ -241,19 +299,35 @@ fn latency_points(record: &RunRecord) -> Vec<(f64, f64)> {
     points
 }
 
-fn latency_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
+/// Latency by percentile: every successful repeat of every point (the median repeat bold and in
+/// the legend, the others thin and light); a failed point is a legend entry without a line.
+fn latency_chart(
+    path: &Path,
+    title: &str,
+    points: &[&Point<'_>],
+    footer: Option<&RunRecord>,
+) -> anyhow::Result<()> {
     register_font()?;
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let (contenders, threads) = axes(records);
-    let series: Vec<(&RunRecord, Vec<(f64, f64)>)> = records
-        .iter()
-        .map(|r| (*r, latency_points(r)))
-        .filter(|(_, p)| !p.is_empty())
-        .collect();
+    let (contenders, threads) = axes(points);
+    type Curve = Vec<(f64, f64)>;
+    let mut curves: Vec<(&Point<'_>, Curve, Vec<Curve>)> = Vec::new();
+    for p in points {
+        let Some(median) = p.median_run() else {
+            continue;
+        };
+        let others = p
+            .ok()
+            .filter(|r| !std::ptr::eq(*r, median))
+            .map(latency_points)
+            .filter(|c| !c.is_empty())
+            .collect();
+        curves.push((p, latency_points(median), others));
+    }
     let (mut lo, mut hi, mut right) = (f64::MAX, 1.0f64, 10.0f64);
-    for (_, points) in &series {
-        for &(x, y) in points {
+    for (_, median, others) in &curves {
+        for &(x, y) in median.iter().chain(others.iter().flatten()) {
             lo = lo.min(y);
             hi = hi.max(y);
             right = right.max(x);
@@ -263,13 +337,18 @@ fn latency_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
         lo = 1.0;
     }
     let (area, _) = root.split_vertically(SIZE.1 - FOOTER);
+    let repeats = points.iter().map(|p| p.runs()).max().unwrap_or(1);
     let mut chart = ChartBuilder::on(&area)
         .caption(
             format!(
-                "{} — latency by percentile (lower is better)",
-                title(records)
+                "{title} — latency by percentile (lower is better{})",
+                if repeats > 1 {
+                    format!("; every run of {repeats}")
+                } else {
+                    String::new()
+                }
             ),
-            (FAMILY, 22),
+            (FAMILY, 20),
         )
         .margin(15)
         .margin_right(40)
@@ -288,26 +367,55 @@ fn latency_chart(path: &Path, records: &[&RunRecord]) -> anyhow::Result<()> {
         .label_style((FAMILY, 15))
         .draw()?;
     let many_threads = threads.len() > 1;
-    for (r, points) in &series {
+    for (p, median, others) in &curves {
         let ci = contenders
             .iter()
-            .position(|c| c == &r.contender)
+            .position(|c| c == &p.contender)
             .unwrap_or(0);
-        let ti = threads.iter().position(|&t| t == r.threads).unwrap_or(0);
+        let ti = threads.iter().position(|&t| t == p.threads).unwrap_or(0);
         let color = COLORS[ci % COLORS.len()];
+        for other in others {
+            chart.draw_series(LineSeries::new(
+                other.iter().copied(),
+                ShapeStyle::from(&color.mix(0.35)).stroke_width(1),
+            ))?;
+        }
         // Thread counts of one contender: same color, thinner for fewer threads.
         let width = if many_threads { 1 + ti as u32 } else { 2 };
-        let style = ShapeStyle::from(&color).stroke_width(width);
-        let label = format!("{} t{}", r.contender, r.threads);
+        let mut label = format!("{} t{}", p.contender, p.threads);
+        if p.runs() > 1 {
+            label.push_str(&format!(" (median of {} ok runs", p.ok().count()));
+            if p.failed_runs() > 0 {
+                label.push_str(&format!(", {} failed", p.failed_runs()));
+            }
+            label.push(')');
+        }
         chart
-            .draw_series(LineSeries::new(points.iter().copied(), style))?
+            .draw_series(LineSeries::new(
+                median.iter().copied(),
+                ShapeStyle::from(&color).stroke_width(width),
+            ))?
             .label(label)
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width))
             });
     }
+    for p in points.iter().filter(|p| p.is_failed()) {
+        chart
+            .draw_series(LineSeries::new(
+                std::iter::empty::<(f64, f64)>(),
+                FAILED.stroke_width(2),
+            ))?
+            .label(format!(
+                "{} t{}: FAILED, {}",
+                p.contender,
+                p.threads,
+                short(&p.failure())
+            ))
+            .legend(|(x, y)| Cross::new((x + 9, y), 5, FAILED.stroke_width(2)));
+    }
     draw_legend(&mut chart)?;
-    draw_footer(&root, records)?;
+    draw_footer(&root, footer)?;
     root.present()?;
     Ok(())
 }
@@ -337,9 +445,9 @@ fn percentile_label(x: f64) -> String {
 
 fn draw_footer(
     root: &DrawingArea<BitMapBackend<'_>, Shift>,
-    records: &[&RunRecord],
+    record: Option<&RunRecord>,
 ) -> anyhow::Result<()> {
-    let Some(r) = records.first() else {
+    let Some(r) = record else {
         return Ok(());
     };
     let text = format!(

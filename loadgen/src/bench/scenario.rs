@@ -70,6 +70,9 @@ pub struct Scenario {
         deserialize_with = "deserialize_duration"
     )]
     pub warmup: Duration,
+    /// SHA-256 of the scenario file's bytes, hex (set when the file is read, not a TOML key).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub file_sha256: String,
 }
 
 fn default_connections() -> usize {
@@ -133,6 +136,7 @@ impl Scenario {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
         }
+        scenario.file_sha256 = sha256_hex(text.as_bytes());
         scenario.validate(origin)?;
         Ok(scenario)
     }
@@ -271,6 +275,18 @@ pub enum ScenarioError {
         /// The known ids, comma-separated.
         known: String,
     },
+}
+
+/// SHA-256 of `bytes`, lowercase hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            use std::fmt::Write;
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 /// The scenario files built into the binary (a copy of `scenarios/*.toml` at build time), used when

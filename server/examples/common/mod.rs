@@ -5,11 +5,14 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 /// `--addr HOST:PORT` (default `127.0.0.1:5000`), `--max-accept N` (serve N connections, then
-/// exit; used by the tests), `--per-core` (thread-per-core model).
+/// exit; used by the tests), `--per-core` (thread-per-core model), `--upstream HOST:PORT` (the
+/// proxy's backend), `--unix PATH` (a Unix domain socket to listen on as well).
 pub struct Args {
     pub addr: String,
     pub max_accept: Option<u64>,
     pub per_core: bool,
+    pub upstream: Option<String>,
+    pub unix: Option<String>,
 }
 
 impl Args {
@@ -22,6 +25,8 @@ impl Args {
             addr: "127.0.0.1:5000".into(),
             max_accept: None,
             per_core: false,
+            upstream: None,
+            unix: None,
         };
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -37,8 +42,21 @@ impl Args {
                     args.max_accept = Some(v.parse()?);
                 }
                 "--per-core" => args.per_core = true,
+                "--upstream" => {
+                    args.upstream = Some(
+                        it.next()
+                            .ok_or_else(|| anyhow::anyhow!("--upstream needs a value"))?,
+                    )
+                }
+                "--unix" => {
+                    args.unix = Some(
+                        it.next()
+                            .ok_or_else(|| anyhow::anyhow!("--unix needs a value"))?,
+                    )
+                }
                 other => anyhow::bail!(
-                    "unknown argument {other:?}; use --addr HOST:PORT, --max-accept N, --per-core"
+                    "unknown argument {other:?}; use --addr HOST:PORT, --max-accept N, --per-core, \
+                     --upstream HOST:PORT, --unix PATH"
                 ),
             }
         }
@@ -70,4 +88,42 @@ pub fn init_tracing() {
 pub fn announce(addr: SocketAddr) {
     println!("listening on {addr}");
     let _ = std::io::stdout().flush();
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called
+/// (inside a tokio runtime), so a signal sent right after is not missed.
+pub fn signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let int = signal(SignalKind::interrupt());
+    let term = signal(SignalKind::terminate());
+    async move {
+        match (int, term) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+}
+
+/// Sends `greeting`, then echoes the client's lines until it closes (the line services of the
+/// examples).
+pub async fn greet_then_echo_lines(conn: tcpserver::Connection, greeting: &str) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut conn = tokio::io::BufReader::new(conn);
+    if conn.get_mut().write_all(greeting.as_bytes()).await.is_err() {
+        return;
+    }
+    let mut line = String::new();
+    while matches!(conn.read_line(&mut line).await, Ok(n) if n > 0) {
+        if conn.get_mut().write_all(line.as_bytes()).await.is_err() {
+            return;
+        }
+        line.clear();
+    }
 }

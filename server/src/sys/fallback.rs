@@ -24,3 +24,16 @@ pub(crate) fn pin_current_thread(_cpu: usize) -> io::Result<()> {
         "CPU pinning is supported on Linux only",
     ))
 }
+
+/// `TCP_USER_TIMEOUT` is Linux-only.
+pub(crate) const HAS_USER_TIMEOUT: bool = false;
+
+pub(crate) fn set_user_timeout(
+    _socket: &socket2::SockRef<'_>,
+    _timeout: std::time::Duration,
+) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "TCP_USER_TIMEOUT",
+    ))
+}

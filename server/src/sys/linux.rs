@@ -140,3 +140,13 @@ pub(crate) fn is_unsupported(e: &io::Error) -> bool {
         Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP | libc::ESPIPE)
     )
 }
+
+/// `TCP_USER_TIMEOUT` can be set.
+pub(crate) const HAS_USER_TIMEOUT: bool = true;
+
+pub(crate) fn set_user_timeout(
+    socket: &socket2::SockRef<'_>,
+    timeout: std::time::Duration,
+) -> io::Result<()> {
+    socket.set_tcp_user_timeout(Some(timeout))
+}

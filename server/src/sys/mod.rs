@@ -33,3 +33,26 @@ pub(crate) fn set_reuse_port(socket: &Socket) -> Result<(), Error> {
         Err(Error::Unsupported("SO_REUSEPORT"))
     }
 }
+
+/// Whether a listening socket has connections waiting in its accept queue (`poll(2)`, no wait).
+pub(crate) fn has_queued(listener: &impl std::os::fd::AsFd) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: listener.as_fd().as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, borrowed for the call; timeout 0 never blocks.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & libc::POLLIN != 0
+}
+
+/// Sets `FD_CLOEXEC` on a descriptor we took over, so that our own children do not inherit it.
+pub(crate) fn set_cloexec(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    // SAFETY: fcntl on a descriptor number; an invalid one fails with EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

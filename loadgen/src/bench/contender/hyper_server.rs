@@ -30,7 +30,7 @@ struct State {
 /// ignored (hyper has one model); `--pin-cpus` restricts the whole process.
 pub(crate) fn run(args: ResponderArgs) -> anyhow::Result<()> {
     if !args.pin_cpus.is_empty() {
-        crate::bench::machine::set_affinity(&args.pin_cpus).context("--pin-cpus")?;
+        crate::sys::set_affinity(&args.pin_cpus).context("--pin-cpus")?;
     }
     let threads = args
         .threads

@@ -15,11 +15,12 @@ use anyhow::{Context, bail};
 
 use crate::attack::{self, AttackConfig};
 use crate::bench::contender::Contender;
-use crate::bench::machine::{self, Machine};
+use crate::bench::machine::Machine;
 use crate::bench::results::{
-    self, RunManifest, RunRecord, ServerUsage, Skipped, cpu_list, format_rps,
+    self, Failure, RunDir, RunManifest, RunRecord, ServerUsage, Skipped, TABLE_COLUMNS, cpu_list,
 };
 use crate::bench::scenario::{self, Scenario};
+use crate::sys;
 use crate::units;
 
 pub use placement::Placement;
@@ -80,6 +81,17 @@ pub struct RunnerArgs {
     /// CPUs for the load generator (default: the CPUs not given to the server).
     #[arg(long, value_name = "LIST")]
     pub client_cpus: Option<units::CpuList>,
+    /// Runs of every scenario × contender × thread count, interleaved (A B C A B C ...) so that
+    /// machine noise spreads over all contenders; tables and charts show the median and min–max.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_repeat)]
+    pub repeat: usize,
+    /// A run fails when no request succeeds or when errors (failed requests and non-2xx) exceed
+    /// this share of the attempts (default 1%).
+    #[arg(long, value_name = "PERCENT", value_parser = results::parse_percent)]
+    pub fail_threshold: Option<f64>,
+    /// Exit 0 even if some runs failed (they are still reported as failed).
+    #[arg(long)]
+    pub allow_failures: bool,
     /// The executable that provides `serve` (default: this one).
     #[arg(long, value_name = "FILE", hide = true)]
     pub server_exe: Option<PathBuf>,
@@ -129,7 +141,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
     }
     let contenders = contenders(&args.contenders, contenders_dir.as_deref())?;
     let placement = Placement::decide(
-        &machine::affinity_cpus(),
+        &sys::affinity_cpus(),
         args.server_cpus.clone().map(|c| c.0),
         args.client_cpus.clone().map(|c| c.0),
     )?;
@@ -147,8 +159,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
     let machine = Machine::detect();
     // The runner's own threads (server output readers, the engine's helpers) stay off the server
     // CPUs; servers get theirs before exec.
-    machine::set_affinity(&placement.client)
-        .context("restricting the runner to the client CPUs")?;
+    sys::set_affinity(&placement.client).context("restricting the runner to the client CPUs")?;
     println!("machine: {}", machine.summary());
     println!(
         "placement: server on CPU {}, load generator on CPU {} (sched_setaffinity){}",
@@ -180,6 +191,10 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
             .join(", ")
     );
 
+    let repeats = args.repeat.max(1);
+    let fail_threshold = args
+        .fail_threshold
+        .unwrap_or(results::DEFAULT_FAIL_THRESHOLD);
     let started = SystemTime::now();
     let run_dir = new_run_dir(&args.results_dir, started)?;
     let work = WorkDir::new()?;
@@ -195,6 +210,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
         server_cpus: placement.server.clone(),
         client_cpus: placement.client.clone(),
         threads: threads.clone(),
+        repeats,
         contenders: contenders.iter().map(|c| c.name.clone()).collect(),
         scenarios: selected.iter().map(|s| s.id.clone()).collect(),
         skipped: Vec::new(),
@@ -203,7 +219,6 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
     let manifest_path = run_dir.join(results::MANIFEST);
     results::write_json(&manifest_path, &manifest)?;
 
-    let mut records = Vec::new();
     for scenario in &selected {
         println!(
             "\n== scenario {}: {} ({})",
@@ -211,78 +226,101 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
             scenario.name,
             scenario.summary()
         );
+        // Contenders that can run this scenario; the others are skipped once.
+        let mut runnable = Vec::new();
         for contender in &contenders {
             let missing = contender.missing_features(scenario);
-            if !missing.is_empty() {
-                let reason = format!(
-                    "{} cannot do {}",
-                    contender.name,
-                    missing
-                        .iter()
-                        .map(|f| f.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                println!("   skipped {}: {reason}", contender.name);
-                manifest.skipped.push(Skipped {
-                    scenario: scenario.id.clone(),
-                    contender: contender.name.clone(),
-                    threads: None,
-                    reason,
-                });
+            if missing.is_empty() {
+                runnable.push(contender);
                 continue;
             }
-            for &t in &threads {
-                let job = Job {
-                    scenario,
-                    contender,
-                    threads: t,
-                    placement: &placement,
-                    exe: &exe,
-                    tls: tls.as_ref(),
-                    workdir: work.path(),
-                    machine: &machine,
-                };
-                match job.run() {
-                    Ok(record) => {
-                        print_record(&record);
-                        let path = results::write_record(&run_dir, &record)?;
-                        println!("   saved {}", path.display());
-                        records.push(record);
+            let reason = format!(
+                "{} cannot do {}",
+                contender.name,
+                missing
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!("   skipped {}: {reason}", contender.name);
+            manifest.skipped.push(Skipped {
+                scenario: scenario.id.clone(),
+                contender: contender.name.clone(),
+                threads: None,
+                repeat: None,
+                reason,
+            });
+        }
+        // Interleaved: every contender and thread count once, then again, `repeats` times.
+        for repeat in 1..=repeats {
+            for contender in &runnable {
+                for &t in &threads {
+                    let job = Job {
+                        scenario,
+                        contender,
+                        threads: t,
+                        repeat,
+                        repeats,
+                        fail_threshold,
+                        placement: &placement,
+                        exe: &exe,
+                        tls: tls.as_ref(),
+                        workdir: work.path(),
+                        machine: &machine,
+                    };
+                    let failed = |reason: String| Skipped {
+                        scenario: scenario.id.clone(),
+                        contender: contender.name.clone(),
+                        threads: Some(t),
+                        repeat: Some(repeat),
+                        reason,
+                    };
+                    match job.run() {
+                        Ok(record) => {
+                            print_record(&record);
+                            let path = results::write_record(&run_dir, &record)?;
+                            println!("   saved {}", path.display());
+                            if let Some(failure) = &record.failure {
+                                eprintln!(
+                                    "   FAILED {} t{t} repeat {repeat}: {}",
+                                    contender.name,
+                                    failure.describe()
+                                );
+                                manifest.failed.push(failed(failure.describe()));
+                            }
+                        }
+                        Err(e) => {
+                            eprintln!("   FAILED {} t{t} repeat {repeat}: {e:#}", contender.name);
+                            manifest.failed.push(failed(format!("{e:#}")));
+                        }
                     }
-                    Err(e) => {
-                        eprintln!("   FAILED {} t{t}: {e:#}", contender.name);
-                        manifest.failed.push(Skipped {
-                            scenario: scenario.id.clone(),
-                            contender: contender.name.clone(),
-                            threads: Some(t),
-                            reason: format!("{e:#}"),
-                        });
-                    }
+                    results::write_json(&manifest_path, &manifest)?;
                 }
-                results::write_json(&manifest_path, &manifest)?;
             }
         }
     }
     results::write_json(&manifest_path, &manifest)?;
 
     println!();
-    print_summary(&records);
-    if !args.no_plot && !records.is_empty() {
+    let run = results::read_run_dir(&run_dir)?;
+    print_summary(&run);
+    if !args.no_plot && !run.records.is_empty() {
         for path in crate::bench::plot::plot_run(&run_dir)? {
             println!("wrote {}", path.display());
         }
     }
     println!("results: {}", run_dir.display());
-    if records.is_empty() && !manifest.failed.is_empty() {
-        bail!("all {} runs failed", manifest.failed.len());
-    }
     if !manifest.failed.is_empty() {
-        eprintln!(
+        let message = format!(
             "{} run(s) failed, see above and {}",
             manifest.failed.len(),
             manifest_path.display()
         );
+        if !args.allow_failures {
+            bail!("{message} (--allow-failures to exit 0 anyway)");
+        }
+        eprintln!("{message}");
     }
     Ok(())
 }
@@ -308,6 +346,10 @@ struct Job<'a> {
     scenario: &'a Scenario,
     contender: &'a Contender,
     threads: usize,
+    /// 1-based, of `repeats`.
+    repeat: usize,
+    repeats: usize,
+    fail_threshold: f64,
     placement: &'a Placement,
     exe: &'a Path,
     tls: Option<&'a TlsFiles>,
@@ -320,8 +362,8 @@ impl Job<'_> {
         let s = self.scenario;
         let cpus = self.placement.server_cpus_for(self.threads);
         let workdir = self.workdir.join(format!(
-            "{}-{}-t{}",
-            s.id, self.contender.name, self.threads
+            "{}-{}-t{}-r{}",
+            s.id, self.contender.name, self.threads, self.repeat
         ));
         std::fs::create_dir_all(&workdir)?;
         let spec = ServerSpec {
@@ -334,9 +376,14 @@ impl Job<'_> {
             workdir: &workdir,
         };
         println!(
-            "-- {} t{} (server CPU {}, client CPU {})",
+            "-- {} t{}{} (server CPU {}, client CPU {})",
             self.contender.name,
             self.threads,
+            if self.repeats > 1 {
+                format!(" repeat {}/{}", self.repeat, self.repeats)
+            } else {
+                String::new()
+            },
             cpu_list(&cpus),
             cpu_list(&self.placement.client)
         );
@@ -365,22 +412,22 @@ impl Job<'_> {
             server.check_alive().context("after warm-up")?;
         }
         let server_before = server.stats();
-        let client_before = machine::self_cpu_seconds();
+        let client_before = sys::process_cpu_seconds();
         let started_at = results::rfc3339(SystemTime::now());
         let report = attack::run(&AttackConfig {
             duration: Some(s.duration),
             ..base
         })
         .context("load")?;
-        let client_cpu_seconds = machine::self_cpu_seconds() - client_before;
+        let client_cpu_seconds = sys::process_cpu_seconds() - client_before;
         let server_after = server.stats();
         server.check_alive().context("after the load")?;
+        let contender_command = server.command.clone();
         if let Err(e) = server.stop() {
             eprintln!("   warning: {e:#}");
         }
 
         let result = &report.result;
-        let requests = result.requests.max(1) as f64;
         let cpu_seconds = (server_after.cpu_seconds - server_before.cpu_seconds).max(0.0);
         let errors = result.error_classes.total()
             + result.req1xx
@@ -393,11 +440,15 @@ impl Job<'_> {
         } else {
             result.rps.mean
         };
+        let failure = Failure::judge(result, self.fail_threshold);
         Ok(RunRecord {
             scenario: s.clone(),
             contender: self.contender.name.clone(),
             contender_description: self.contender.description.clone(),
+            contender_command,
             threads: self.threads,
+            repeat: self.repeat,
+            failure,
             server_cpus: cpus,
             client_cpus: self.placement.client.clone(),
             started_at,
@@ -405,7 +456,9 @@ impl Job<'_> {
             errors,
             server: ServerUsage {
                 cpu_seconds,
-                cpu_us_per_request: cpu_seconds * 1e6 / requests,
+                // Not computed without requests (it would be the CPU time itself).
+                cpu_us_per_request: (result.requests > 0)
+                    .then(|| cpu_seconds * 1e6 / result.requests as f64),
                 peak_rss_kib: server_after.peak_rss_kib,
                 processes: server_after.processes,
             },
@@ -441,30 +494,66 @@ fn print_record(r: &RunRecord) {
     if !classes.is_empty() {
         println!("   errors by class: {}", classes.join(", "));
     }
+    if let Some(failure) = &r.failure {
+        println!("   FAILED: {}", failure.describe());
+    }
 }
 
-fn print_summary(records: &[RunRecord]) {
-    if records.is_empty() {
+/// The run's table: one row per scenario × contender × threads (medians and min–max of the
+/// repeats), failed points marked failed.
+fn print_summary(run: &RunDir) {
+    let points = results::points(run);
+    if points.is_empty() {
         return;
     }
-    println!(
-        "{:<6} {:<22} {:>3} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10} {:>9}",
-        "scen", "contender", "t", "req/s", "p50", "p99", "p99.9", "errors", "µs CPU/req", "RSS MiB"
-    );
-    for r in records {
-        println!(
-            "{:<6} {:<22} {:>3} {:>10} {:>9} {:>9} {:>9} {:>8} {:>10.1} {:>9.1}",
-            r.scenario.id,
-            r.contender,
-            r.threads,
-            format_rps(r.requests_per_second),
-            r.percentile("50"),
-            r.percentile("99"),
-            r.percentile("99.9"),
-            r.errors,
-            r.server.cpu_us_per_request,
-            r.peak_rss_mib()
+    let mut rows = vec![
+        ["scen", "contender", "t"]
+            .into_iter()
+            .chain(TABLE_COLUMNS)
+            .map(String::from)
+            .collect::<Vec<_>>(),
+    ];
+    for p in &points {
+        let mut row = vec![
+            p.scenario.clone(),
+            p.contender.clone(),
+            p.threads.to_string(),
+        ];
+        row.extend(
+            results::table_cells(p)
+                .into_iter()
+                .map(|c| c.replace("**", "")),
         );
+        rows.push(row);
+    }
+    let columns = rows[0].len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |v| v.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in &rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c].saturating_sub(cell.chars().count());
+            // A failed point's reason is long: no padding after it.
+            if cell.starts_with("FAILED") {
+                line.push_str(cell);
+                break;
+            }
+            if c < 2 {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+            line.push_str("  ");
+        }
+        println!("{}", line.trim_end());
     }
 }
 
@@ -557,11 +646,9 @@ fn print_list(all: &[Scenario], dir: Option<&Path>, contenders_dir: Option<&Path
 fn check_open_files(connections: usize) -> anyhow::Result<()> {
     let needed = connections as u64 + 256;
     // Like Go's runtime: take what the hard limit allows (servers inherit it), at least `needed`.
-    let Some(soft) = machine::raise_open_files_limit(needed.max(65_536)) else {
-        return Ok(());
-    };
+    let soft = sys::raise_nofile(needed.max(65_536)).context("raising RLIMIT_NOFILE")?;
     if soft < needed {
-        let hard = machine::open_files_limit().map_or(soft, |(_, hard)| hard);
+        let hard = sys::open_files_limit().map_or(soft, |(_, hard)| hard);
         bail!(
             "RLIMIT_NOFILE is too low for {connections} connections: the client and each server \
              need about {needed} file descriptors, but the limit is {soft} (hard limit {hard}). \
@@ -626,5 +713,13 @@ impl WorkDir {
 impl Drop for WorkDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `--repeat`: 1 to 1000.
+fn parse_repeat(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1000).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a repeat count from 1 to 1000")),
     }
 }

@@ -2,11 +2,9 @@
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Once, mpsc};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
@@ -14,6 +12,7 @@ use anyhow::{Context, anyhow, bail};
 use crate::bench::contender::{Contender, ContenderKind, Placeholders};
 use crate::bench::machine::ProcessStats;
 use crate::bench::scenario::Scenario;
+use crate::sys::{self, CpuSet, Signal};
 
 /// How long a server may take to start listening.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -53,6 +52,13 @@ pub(crate) struct ServerSpec<'a> {
     pub tls: Option<&'a TlsFiles>,
     /// A directory for this run's files (configs, logs).
     pub workdir: &'a Path,
+}
+
+impl ServerSpec<'_> {
+    /// The server's CPUs, checked before the fork.
+    fn cpu_set(&self) -> anyhow::Result<CpuSet> {
+        CpuSet::new(&self.cpus).context("server CPUs")
+    }
 }
 
 /// A running server in its own process group.
@@ -101,7 +107,7 @@ impl ServerProcess {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
-        signal_group(self.pgid, libc::SIGTERM);
+        sys::signal_process_group(self.pgid, Signal::Terminate);
         let deadline = Instant::now() + STOP_TIMEOUT;
         let status = loop {
             if let Some(status) = child.try_wait()? {
@@ -113,9 +119,9 @@ impl ServerProcess {
             std::thread::sleep(Duration::from_millis(20));
         };
         // Stragglers of the group (workers of an external server), or the whole group on timeout.
-        signal_group(self.pgid, libc::SIGKILL);
+        sys::signal_process_group(self.pgid, Signal::Kill);
         let _ = child.wait();
-        untrack(self.pgid);
+        sys::forget_group_on_interrupt(self.pgid);
         match status {
             Some(_) => Ok(()),
             None => Err(anyhow!(
@@ -132,67 +138,11 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            signal_group(self.pgid, libc::SIGKILL);
+            sys::signal_process_group(self.pgid, Signal::Kill);
             let _ = child.wait();
-            untrack(self.pgid);
+            sys::forget_group_on_interrupt(self.pgid);
         }
     }
-}
-
-fn signal_group(pgid: u32, signal: libc::c_int) {
-    if pgid > 1 {
-        // SAFETY: plain syscall; a negative pid addresses the process group we created.
-        unsafe {
-            libc::kill(-(pgid as libc::pid_t), signal);
-        }
-    }
-}
-
-/// Own process group (so the whole server tree can be signalled) and CPU affinity, set in the child
-/// before exec.
-fn isolate(cmd: &mut Command, cpus: Vec<usize>) {
-    cmd.process_group(0);
-    // SAFETY: the hook only calls sched_setaffinity and prctl (async-signal-safe, no allocation).
-    unsafe {
-        cmd.pre_exec(move || {
-            crate::bench::machine::set_affinity(&cpus)?;
-            // If the runner dies without stopping us, die too.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-}
-
-/// The process group of the server currently running, for the interrupt handler.
-static RUNNING_GROUP: AtomicI32 = AtomicI32::new(0);
-
-/// Servers live in their own process groups, so Ctrl-C reaches only the runner: on SIGINT or
-/// SIGTERM, kill the running server's group, then exit.
-fn track(pgid: u32) {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        extern "C" fn on_signal(signal: libc::c_int) {
-            let group = RUNNING_GROUP.load(Ordering::SeqCst);
-            // SAFETY: kill and _exit are async-signal-safe.
-            unsafe {
-                if group > 1 {
-                    libc::kill(-group, libc::SIGKILL);
-                }
-                libc::_exit(128 + signal);
-            }
-        }
-        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        // SAFETY: installs a handler that only uses async-signal-safe calls.
-        unsafe {
-            libc::signal(libc::SIGINT, handler);
-            libc::signal(libc::SIGTERM, handler);
-        }
-    });
-    RUNNING_GROUP.store(pgid as i32, Ordering::SeqCst);
-}
-
-fn untrack(pgid: u32) {
-    let _ = RUNNING_GROUP.compare_exchange(pgid as i32, 0, Ordering::SeqCst, Ordering::SeqCst);
 }
 
 /// The responder flags for a scenario (shared by both built-in servers).
@@ -252,12 +202,12 @@ fn start_builtin(spec: &ServerSpec<'_>) -> anyhow::Result<ServerProcess> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    isolate(&mut cmd, spec.cpus.clone());
+    sys::isolate_child(&mut cmd, spec.cpu_set()?);
     let mut child = cmd
         .spawn()
         .with_context(|| format!("starting `{command}`"))?;
     let pgid = child.id();
-    track(pgid);
+    sys::kill_group_on_interrupt(pgid);
     let stdout = child.stdout.take().context("server stdout")?;
     let (tx, rx) = mpsc::channel();
     // Reads the `listening on` line, then keeps draining stdout so the server never blocks on it.
@@ -361,12 +311,12 @@ fn start_external(
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file);
-    isolate(&mut cmd, spec.cpus.clone());
+    sys::isolate_child(&mut cmd, spec.cpu_set()?);
     let child = cmd
         .spawn()
         .with_context(|| format!("starting `sh -c {command}`"))?;
     let pgid = child.id();
-    track(pgid);
+    sys::kill_group_on_interrupt(pgid);
     let mut server = ServerProcess {
         pgid,
         child: Some(child),

@@ -1,0 +1,340 @@
+//! Every OS call of loadgen (Linux): CPU affinity, the open-files limit, process CPU time,
+//! source-address binding, process groups and signals.
+//!
+//! Other modules do not call `libc` themselves. A CPU number is checked once, when a [`CpuSet`] is
+//! built: a CPU this machine does not have is a [`SysError::NoSuchCpu`], whoever asks (the load
+//! engine's `--cpus`, the runner's placement, the hyper contender's `--pin-cpus`).
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::sync::Once;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// What an OS call refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SysError {
+    /// A CPU number beyond the CPUs this machine has.
+    #[error("CPU {cpu} does not exist: this machine has CPUs 0 to {}", .configured - 1)]
+    NoSuchCpu {
+        /// The CPU asked for.
+        cpu: usize,
+        /// CPUs the kernel knows (`_SC_NPROCESSORS_CONF`).
+        configured: usize,
+    },
+    /// An empty CPU list.
+    #[error("the CPU list is empty")]
+    NoCpus,
+    /// The system call failed.
+    #[error("{call}: {source}")]
+    Os {
+        /// The system call.
+        call: &'static str,
+        /// What it returned.
+        source: io::Error,
+    },
+}
+
+/// A validated CPU affinity mask: every CPU exists on this machine and fits in `cpu_set_t`.
+///
+/// Building one allocates and may fail; applying one does neither, so it is safe between `fork`
+/// and `exec` (see [`isolate_child`]).
+#[derive(Clone, Copy)]
+pub(crate) struct CpuSet(libc::cpu_set_t);
+
+impl std::fmt::Debug for CpuSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.cpus()).finish()
+    }
+}
+
+impl CpuSet {
+    /// Checks `cpus` against the CPUs this machine has.
+    pub(crate) fn new(cpus: &[usize]) -> Result<CpuSet, SysError> {
+        if cpus.is_empty() {
+            return Err(SysError::NoCpus);
+        }
+        let configured = configured_cpus().min(libc::CPU_SETSIZE as usize);
+        // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        for &cpu in cpus {
+            if cpu >= configured {
+                return Err(SysError::NoSuchCpu { cpu, configured });
+            }
+            // SAFETY: `cpu` < CPU_SETSIZE, checked above.
+            unsafe { libc::CPU_SET(cpu, &mut set) };
+        }
+        Ok(CpuSet(set))
+    }
+
+    /// The CPUs in the set, ascending.
+    pub(crate) fn cpus(&self) -> Vec<usize> {
+        (0..libc::CPU_SETSIZE as usize)
+            // SAFETY: `cpu` < CPU_SETSIZE.
+            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &self.0) })
+            .collect()
+    }
+
+    /// Restricts the calling thread (and the threads and processes it creates afterwards) to the
+    /// set. One `sched_setaffinity` call: no allocation, async-signal-safe.
+    pub(crate) fn apply_to_current_thread(&self) -> io::Result<()> {
+        // SAFETY: reads the cpu_set_t we own, of the size we pass.
+        let r =
+            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0) };
+        if r != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// Restricts the calling thread (and what it creates afterwards) to `cpus`.
+pub(crate) fn set_affinity(cpus: &[usize]) -> Result<(), SysError> {
+    CpuSet::new(cpus)?
+        .apply_to_current_thread()
+        .map_err(|source| SysError::Os {
+            call: "sched_setaffinity",
+            source,
+        })
+}
+
+/// Pins the calling thread to `cpu`.
+pub(crate) fn pin_current_thread(cpu: usize) -> Result<(), SysError> {
+    set_affinity(&[cpu])
+}
+
+/// The CPUs the calling thread may run on, ascending (all online CPUs if the kernel will not say).
+pub(crate) fn affinity_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity writes at most the size we pass.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if r != 0 {
+        return (0..online_cpus()).collect();
+    }
+    CpuSet(set).cpus()
+}
+
+/// Logical CPUs online.
+pub(crate) fn online_cpus() -> usize {
+    sysconf_positive(libc::_SC_NPROCESSORS_ONLN)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Logical CPUs the kernel knows, online or not (the valid CPU numbers are below this).
+fn configured_cpus() -> usize {
+    sysconf_positive(libc::_SC_NPROCESSORS_CONF).unwrap_or_else(online_cpus)
+}
+
+/// Clock ticks per second, the unit of `/proc/PID/stat`'s CPU times.
+pub(crate) fn clock_ticks_per_second() -> f64 {
+    sysconf_positive(libc::_SC_CLK_TCK).map_or(100.0, |t| t as f64)
+}
+
+fn sysconf_positive(name: libc::c_int) -> Option<usize> {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(name) };
+    (n > 0).then_some(n as usize)
+}
+
+/// Soft and hard `RLIMIT_NOFILE`.
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+pub(crate) fn open_files_limit() -> io::Result<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((lim.rlim_cur as u64, lim.rlim_max as u64))
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to `needed` (at most the hard limit; never lowers it); returns
+/// the soft limit now in force. Child processes inherit it.
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+pub(crate) fn raise_nofile(needed: u64) -> io::Result<u64> {
+    let (soft, hard) = open_files_limit()?;
+    if soft >= needed {
+        return Ok(soft);
+    }
+    let want = if hard == libc::RLIM_INFINITY as u64 {
+        needed
+    } else {
+        needed.min(hard)
+    };
+    let lim = libc::rlimit {
+        rlim_cur: want as libc::rlim_t,
+        rlim_max: hard as libc::rlim_t,
+    };
+    // SAFETY: setrlimit reads the struct we own.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(want)
+}
+
+/// User + system CPU seconds used by this process (all threads) so far, from `getrusage`.
+pub(crate) fn process_cpu_seconds() -> f64 {
+    // SAFETY: rusage is plain data; getrusage writes into the struct we own.
+    unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut u) != 0 {
+            return 0.0;
+        }
+        let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        tv(u.ru_utime) + tv(u.ru_stime)
+    }
+}
+
+/// Lets `bind(ip, 0)` defer the port choice to `connect`, so one source IP can reach the full
+/// ephemeral range per destination (Linux `IP_BIND_ADDRESS_NO_PORT`).
+pub(crate) fn bind_address_no_port(fd: std::os::fd::RawFd) -> io::Result<()> {
+    let one: libc::c_int = 1;
+    // SAFETY: setsockopt on a socket we own, reading a c_int we own.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A signal sent to a server's process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// SIGTERM: please stop.
+    Terminate,
+    /// SIGKILL.
+    Kill,
+}
+
+/// Sends `signal` to every process of group `pgid` (a group we created; groups 0 and 1 are never
+/// signalled).
+pub(crate) fn signal_process_group(pgid: u32, signal: Signal) {
+    let signal = match signal {
+        Signal::Terminate => libc::SIGTERM,
+        Signal::Kill => libc::SIGKILL,
+    };
+    if let Ok(pgid) = libc::pid_t::try_from(pgid)
+        && pgid > 1
+    {
+        // SAFETY: plain syscall; a negative pid addresses the process group.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// Makes the child of `cmd` the leader of a process group of its own (so the whole server tree can
+/// be signalled), restricted to `cpus`, and killed if this process dies first.
+pub(crate) fn isolate_child(cmd: &mut Command, cpus: CpuSet) {
+    cmd.process_group(0);
+    // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe calls
+    // are allowed. It makes two system calls and nothing else: sched_setaffinity with a CpuSet
+    // validated (and built, with its allocations) in the parent before the fork, and prctl. It
+    // allocates nothing, takes no lock and touches no state shared with other threads.
+    unsafe {
+        cmd.pre_exec(move || {
+            cpus.apply_to_current_thread()?;
+            // If the runner dies without stopping us, die too.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The process group killed on SIGINT/SIGTERM (0: none).
+static INTERRUPT_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// Servers live in their own process groups, so Ctrl-C reaches only the runner: from now on, on
+/// SIGINT or SIGTERM, kill group `pgid`, then exit with 128 + the signal.
+pub(crate) fn kill_group_on_interrupt(pgid: u32) {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        extern "C" fn on_signal(signal: libc::c_int) {
+            let group = INTERRUPT_GROUP.load(Ordering::SeqCst);
+            // SAFETY: an atomic load, kill and _exit are async-signal-safe.
+            unsafe {
+                if group > 1 {
+                    libc::kill(-group, libc::SIGKILL);
+                }
+                libc::_exit(128 + signal);
+            }
+        }
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: installs a handler that only makes async-signal-safe calls.
+        unsafe {
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
+        }
+    });
+    INTERRUPT_GROUP.store(i32::try_from(pgid).unwrap_or(0), Ordering::SeqCst);
+}
+
+/// Undoes [`kill_group_on_interrupt`] for `pgid` (if it is still the one registered).
+pub(crate) fn forget_group_on_interrupt(pgid: u32) {
+    let pgid = i32::try_from(pgid).unwrap_or(0);
+    let _ = INTERRUPT_GROUP.compare_exchange(pgid, 0, Ordering::SeqCst, Ordering::SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_cpu_is_an_error_not_a_panic() {
+        let err = CpuSet::new(&[0, 1_000_000]).unwrap_err();
+        assert!(
+            matches!(err, SysError::NoSuchCpu { cpu: 1_000_000, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("CPU 1000000 does not exist"),
+            "{err}"
+        );
+        assert!(matches!(
+            set_affinity(&[usize::MAX]),
+            Err(SysError::NoSuchCpu { .. })
+        ));
+        assert!(matches!(CpuSet::new(&[]), Err(SysError::NoCpus)));
+    }
+
+    #[test]
+    fn pins_and_reads_back() {
+        let mine = affinity_cpus();
+        assert!(!mine.is_empty());
+        let first = mine[0];
+        let handle = std::thread::spawn(move || {
+            pin_current_thread(first).unwrap();
+            affinity_cpus()
+        });
+        assert_eq!(handle.join().unwrap(), vec![first]);
+        assert_eq!(CpuSet::new(&[first, first]).unwrap().cpus(), vec![first]);
+    }
+
+    #[test]
+    fn limits_and_cpu_time() {
+        let (soft, hard) = open_files_limit().unwrap();
+        assert!(soft <= hard);
+        assert_eq!(raise_nofile(soft).unwrap(), soft);
+        let before = process_cpu_seconds();
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(process_cpu_seconds() >= before);
+        assert!(clock_ticks_per_second() > 0.0);
+    }
+}
