@@ -165,8 +165,6 @@ fn urls_and_modes_are_checked_before_anything_runs() {
         &["--list", URL],
         &["--contender", "hyper", URL],
         &["--server-threads", "1", URL],
-        &["--http2", URL],
-        &["--h2c", URL],
         &["--streams", "2", URL],
         &["--pipeline", "2", "-a", URL],
         &["--streams", "2", "--pipeline", "2", URL],
@@ -182,9 +180,12 @@ fn urls_and_modes_are_checked_before_anything_runs() {
     ] {
         assert_usage_error(LOADGEN, &strings(args));
     }
-    // `--pipeline 1` and the client names are accepted.
+    // The client names and protocol options are accepted.
     for args in [
         &["--pipeline", "1", URL][..],
+        &["--pipeline", "4", URL],
+        &["--http2", URL],
+        &["--h2c", "--streams", "8", URL],
         &["--fasthttp", URL],
         &["--http1", URL],
     ] {

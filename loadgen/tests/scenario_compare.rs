@@ -36,14 +36,8 @@ fn run(root: &Path, name: &str, extra_server_flags: &str) -> PathBuf {
         .arg(root.join("scenarios"))
         .arg("--results-dir")
         .arg(&results)
-        .args([
-            "--server-threads",
-            "1",
-            "--repeat",
-            "2",
-            "--no-plot",
-            "--contender",
-        ])
+        // Server threads: the default sweep (1 on a 2-CPU machine).
+        .args(["--repeat", "2", "--no-plot", "--contender"])
         .arg(format!("{SERVER} {extra_server_flags}"))
         .output()
         .unwrap();
@@ -86,7 +80,7 @@ fn compare_exits_1_on_a_slowed_contender_and_0_on_a_repeat() {
     let text = show(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("REGRESSION") && text.contains("1 regression(s)"),
+        text.contains("REGRESSION") && !text.contains("\n0 regression(s)"),
         "{text}"
     );
     // Other metrics: the column says which. (Not asserted as a regression: on a busy 2-core
@@ -105,10 +99,12 @@ fn compare_exits_1_on_a_slowed_contender_and_0_on_a_repeat() {
     assert_eq!(json["regressions"], 0, "{json:#}");
     assert_eq!(json["metric"], "rps");
     let rows = json["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 1, "{json:#}");
-    assert_eq!(rows[0]["contender"], "resp");
-    assert_eq!(rows[0]["baseline"]["runs"], 2);
-    assert_ne!(rows[0]["verdict"], "regression", "{json:#}");
+    assert!(!rows.is_empty(), "{json:#}");
+    for row in rows {
+        assert_eq!(row["contender"], "resp");
+        assert_eq!(row["baseline"]["runs"], 2);
+        assert_ne!(row["verdict"], "regression", "{json:#}");
+    }
 
     // Trouble is exit 2 with a one-line message; a bad flag is a usage error (2).
     let out = compare(&base, &root.join("nothing-here"), &[]);

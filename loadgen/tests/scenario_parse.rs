@@ -45,9 +45,18 @@ fn shipped_scenarios_match_the_issue_table() {
             ("5", 1000, true, 128, false, 1, false),
             ("6", 1000, false, 16384, false, 0, false),
             ("1t", 1000, false, 1024, false, 0, true),
+            ("2h2", 1000, true, 1024, false, 0, true),
+            ("2p", 1000, true, 1024, false, 0, false),
             ("2t", 1000, true, 1024, false, 0, true),
         ]
     );
+    let protocol = |id: &str| {
+        let s = all.iter().find(|s| s.id == id).unwrap();
+        (s.http2, s.streams, s.pipeline)
+    };
+    assert_eq!(protocol("2p"), (false, 1, 16));
+    assert_eq!(protocol("2h2"), (true, 10, 1));
+    assert_eq!(protocol("2"), (false, 1, 1));
     for s in &all {
         assert_eq!(s.duration, Duration::from_secs(10), "{}", s.id);
         assert_eq!(s.warmup, Duration::from_secs(2), "{}", s.id);
@@ -137,7 +146,7 @@ fn shipped_contender_files_parse() {
         .filter(|s| nginx.missing_features(s).is_empty())
         .map(|s| s.id.as_str())
         .collect();
-    assert_eq!(runnable, ["1", "2", "6", "1t", "2t"]);
+    assert_eq!(runnable, ["1", "2", "6", "1t", "2h2", "2p", "2t"]);
     assert!(!nginx.features.contains(&Feature::Aes128));
 
     let bad = temp_dir("bad-contender");

@@ -313,3 +313,61 @@ fn a_server_that_serves_nothing_is_failed_everywhere() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn pipelined_and_http2_scenarios_run_and_skip_http1_only_servers() {
+    let root = temp_dir("protocols");
+    let scenarios = root.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    std::fs::write(
+        scenarios.join("p.toml"),
+        "name = \"tiny pipelined\"\nconnections = 4\nkeep_alive = true\npayload = 64\n\
+         pipeline = 8\nduration = \"1s\"\nwarmup = \"0s\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        scenarios.join("h2.toml"),
+        "name = \"tiny HTTP/2\"\nconnections = 2\nkeep_alive = true\npayload = 64\ntls = true\n\
+         http2 = true\nstreams = 4\nduration = \"1s\"\nwarmup = \"0s\"\n",
+    )
+    .unwrap();
+    let results_dir = root.join("results");
+    let args = RunnerArgs {
+        scenario: Some("all".into()),
+        threads: vec![1],
+        contenders: vec!["builtin".into()],
+        scenarios_dir: Some(scenarios),
+        results_dir: results_dir.clone(),
+        server_exe: Some(EXE.into()),
+        ..RunnerArgs::default()
+    };
+    loadgen::bench::runner::main(args).unwrap();
+    let run = results::read_run_dir(&results::latest_run_dir(&results_dir).unwrap()).unwrap();
+    let manifest = run.manifest.as_ref().expect("run.json");
+    assert!(manifest.failed.is_empty(), "{:#?}", manifest.failed);
+    let mut skipped: Vec<_> = manifest
+        .skipped
+        .iter()
+        .map(|s| (s.scenario.as_str(), s.contender.as_str()))
+        .collect();
+    skipped.sort();
+    assert_eq!(
+        skipped,
+        [("h2", "tcpserver-per-core"), ("h2", "tcpserver-shared")]
+    );
+    for r in &run.records {
+        let what = format!("{} × {}", r.scenario.id, r.contender);
+        assert!(r.report.result.req2xx > 0, "{what}: no 2xx");
+        assert_eq!(r.report.result.error_classes.total(), 0, "{what}");
+        match r.scenario.id.as_str() {
+            "p" => assert_eq!(r.report.spec.pipeline, 8, "{what}"),
+            _ => assert_eq!(
+                (r.report.spec.protocol.as_str(), r.report.spec.streams),
+                ("HTTP/2", 4),
+                "{what}"
+            ),
+        }
+    }
+    assert_eq!(run.records.len(), 4);
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Starts nginx in the foreground for one benchmark run, from a config generated into WORKDIR.
 # Usage: nginx.sh WORKDIR ADDR PAYLOAD KEEPALIVE(on|off) WORKERS TLS(true|false) CERT KEY
+# Over TLS it speaks HTTP/2 too (ALPN h2, Debian's nginx-light has http_v2); cleartext stays
+# HTTP/1.1 (nginx's cleartext http2 listener would be h2c only).
 # The runner has already restricted this process (and so nginx) to the server CPUs; `auto`
 # affinity pins each worker to one of them.
 set -eu
@@ -21,7 +23,7 @@ else
     keepalive_conf="keepalive_timeout 0;"
 fi
 if [ "$tls" = true ]; then
-    listen_conf="listen $addr ssl reuseport backlog=4096;
+    listen_conf="listen $addr ssl http2 reuseport backlog=4096;
         ssl_certificate $cert;
         ssl_certificate_key $key;
         ssl_protocols TLSv1.3;

@@ -19,10 +19,10 @@ use super::stats::{ErrorClass, ThreadStats};
 use crate::sys;
 
 /// Resolution of tokio's timer.
-const TIMER_TICK: Duration = Duration::from_millis(1);
+pub(super) const TIMER_TICK: Duration = Duration::from_millis(1);
 
 /// Read buffer per connection: heads must fit, bodies stream through it.
-const READ_BUFFER: usize = 16 * 1024;
+pub(super) const READ_BUFFER: usize = 16 * 1024;
 
 /// Everything the connections of one thread share (single-threaded: `Cell`/`RefCell`).
 pub(crate) struct ThreadCtx {
@@ -40,10 +40,12 @@ pub(crate) struct ThreadCtx {
     pub in_flight: Cell<u64>,
     /// `-r` mode: time between two sends of one connection.
     pub interval: Option<Duration>,
+    /// `--pipeline N`: the request N times, written in one go to fill the pipeline.
+    pub batch: Arc<[u8]>,
 }
 
 impl ThreadCtx {
-    fn take_ticket(&self) -> bool {
+    pub(super) fn take_ticket(&self) -> bool {
         match self.tickets.get() {
             None => true,
             Some(0) => false,
@@ -54,7 +56,7 @@ impl ThreadCtx {
         }
     }
 
-    fn past_deadline(&self, now: Instant) -> bool {
+    pub(super) fn past_deadline(&self, now: Instant) -> bool {
         self.deadline.is_some_and(|d| now >= d)
     }
 }
@@ -80,7 +82,7 @@ pub(crate) struct Connector {
 }
 
 impl Connector {
-    async fn connect(&self) -> io::Result<Stream> {
+    pub(super) async fn connect(&self) -> io::Result<Stream> {
         let tcp = match self.connect_tcp().await {
             // Out of ephemeral ports for this source address: from now on, rotate through the
             // spare loopback sources (two more syscalls per connection, so only when needed).
@@ -186,14 +188,14 @@ impl AsyncWrite for Stream {
 /// A per-connection timeout that is cheap per request: the timer is only re-armed when it fires
 /// early (at most once per timeout period), never per request, and once registered it is only
 /// checked (`is_elapsed`, an atomic load) rather than polled on every wake-up.
-struct LazyTimer {
+pub(super) struct LazyTimer {
     sleep: Pin<Box<Sleep>>,
     /// The sleep is registered with the timer driver for this task's waker.
     registered: bool,
 }
 
 impl LazyTimer {
-    fn new(first_deadline: Instant) -> Self {
+    pub(super) fn new(first_deadline: Instant) -> Self {
         LazyTimer {
             sleep: Box::pin(tokio::time::sleep_until(first_deadline.into())),
             registered: false,
@@ -202,7 +204,7 @@ impl LazyTimer {
 
     /// Runs `fut` until it finishes (`Some`) or `deadline` passes (`None`). Deadlines given to one
     /// timer must not decrease, and the timer must stay within one task.
-    async fn run<F: Future>(&mut self, deadline: Instant, fut: F) -> Option<F::Output> {
+    pub(super) async fn run<F: Future>(&mut self, deadline: Instant, fut: F) -> Option<F::Output> {
         let mut fut = pin!(fut);
         poll_fn(|cx| {
             if let Poll::Ready(v) = fut.as_mut().poll(cx) {
@@ -275,12 +277,38 @@ async fn exchange(
     }
 }
 
+/// Open-loop schedule (`-r`, one slot every `interval`): waits for the next slot and returns it.
+/// If the slot passed more than a timer tick ago, the sender was busy (the server is slower than
+/// the rate): the send leaves now, counted late, and its corrected latency still runs from the
+/// slot. Without a rate: `None` at once.
+pub(super) async fn wait_for_slot(
+    ctx: &ThreadCtx,
+    interval: Option<Duration>,
+    next_send: &mut Instant,
+) -> Option<Instant> {
+    let interval = interval?;
+    let slot = *next_send;
+    *next_send += interval;
+    let now = Instant::now();
+    if now < slot {
+        // tokio's timer fires on the first 1 ms tick at or after its deadline, so aim one tick
+        // early: sends leave within a tick of their slot, rarely after it (an early send is
+        // measured from when it left).
+        if let Some(wake) = slot.checked_sub(TIMER_TICK).filter(|w| *w > now) {
+            tokio::time::sleep_until(wake.into()).await;
+        }
+    } else if now > slot + TIMER_TICK {
+        ctx.stats.borrow_mut().late_send(slot);
+    }
+    Some(slot)
+}
+
 /// Decrements the in-flight count when an attempt ends (or its task is dropped at the deadline,
 /// in which case the coordinator has already read the count).
-struct InFlight<'a>(&'a Cell<u64>);
+pub(super) struct InFlight<'a>(&'a Cell<u64>);
 
 impl<'a> InFlight<'a> {
-    fn start(c: &'a Cell<u64>) -> Self {
+    pub(super) fn start(c: &'a Cell<u64>) -> Self {
         c.set(c.get() + 1);
         InFlight(c)
     }
@@ -303,28 +331,7 @@ pub(crate) async fn connection(ctx: std::rc::Rc<ThreadCtx>, first_send: Instant)
         if !ctx.take_ticket() {
             return;
         }
-        // Open-loop schedule: wait for the slot; if the slot passed more than a timer tick ago,
-        // the connection was busy (the server is slower than the rate): send now, count it late,
-        // and measure the corrected latency from the slot anyway.
-        let intended = match ctx.interval {
-            None => None,
-            Some(interval) => {
-                let slot = next_send;
-                next_send += interval;
-                let now = Instant::now();
-                if now < slot {
-                    // tokio's timer fires on the first 1 ms tick at or after its deadline, so
-                    // aim one tick early: sends leave within a tick of their slot, rarely after
-                    // it (an early send is measured from when it left).
-                    if let Some(wake) = slot.checked_sub(TIMER_TICK).filter(|w| *w > now) {
-                        tokio::time::sleep_until(wake.into()).await;
-                    }
-                } else if now > slot + TIMER_TICK {
-                    ctx.stats.borrow_mut().late_send(slot);
-                }
-                Some(slot)
-            }
-        };
+        let intended = wait_for_slot(&ctx, ctx.interval, &mut next_send).await;
         let start = Instant::now();
         if ctx.past_deadline(start) {
             return;

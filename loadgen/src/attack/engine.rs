@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use super::conn::{self, Connector, ThreadCtx};
 use super::stats::{SecondReport, ThreadStats, WINDOW, new_second_histogram};
 use super::target::{Target, build_request};
-use super::{AttackConfig, AttackError, tls};
+use super::{AttackConfig, AttackError, http2, pipeline, tls};
 use crate::report::{
     ErrorClasses, Report, RunResult, Spec, SpecHeader, TimelinePoint, encode_histogram,
     latency_stats, new_latency_histogram, rps_stats,
@@ -66,6 +66,12 @@ struct Shared {
     )>,
     rate: Option<f64>,
     total_connections: usize,
+    /// The request `pipeline` times.
+    batch: Arc<[u8]>,
+    pipeline: usize,
+    streams: usize,
+    /// HTTP/2: the request.
+    h2_request: Option<Arc<http2::H2Request>>,
 }
 
 pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
@@ -104,6 +110,23 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         cfg.stream,
     )?
     .into();
+    let http2 = cfg.http2 || cfg.h2c;
+    let h2_request = if http2 {
+        Some(Arc::new(
+            http2::build_request(
+                target.tls,
+                &target.authority,
+                &target.path,
+                &cfg.method,
+                &cfg.headers,
+                &cfg.body,
+            )
+            .map_err(AttackError::Config)?,
+        ))
+    } else {
+        None
+    };
+    let batch: Arc<[u8]> = request.repeat(cfg.pipeline as usize).into();
     // `--connect-to HOST:PORT`: dial there; `Host` and TLS name still come from the URL.
     let addr = match &cfg.connect_to {
         Some(dial) => Target::parse(dial)?.resolve()?,
@@ -116,6 +139,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
                 .as_ref()
                 .map(|(c, k)| (c.as_path(), k.as_path())),
             cfg.connections * 2,
+            if http2 { b"h2" } else { b"http/1.1" },
         )?;
         Some((
             tokio_rustls::TlsConnector::from(config),
@@ -178,6 +202,10 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         tls,
         rate: cfg.rate,
         total_connections: cfg.connections,
+        batch,
+        pipeline: cfg.pipeline as usize,
+        streams: cfg.streams as usize,
+        h2_request,
     });
     let cpu_before = sys::process_cpu_seconds();
 
@@ -305,12 +333,6 @@ pub(super) fn check_protocol(cfg: &AttackConfig) -> Result<(), AttackError> {
     if cfg.pipeline > 1 && !cfg.keep_alive {
         return bad("pipelining needs keep-alive");
     }
-    if http2 {
-        return bad("HTTP/2 is not available in this build yet");
-    }
-    if cfg.pipeline > 1 {
-        return bad("pipelining is not available in this build yet");
-    }
     Ok(())
 }
 
@@ -401,7 +423,9 @@ fn thread_main(
         interval: shared
             .rate
             .map(|r| Duration::from_secs_f64(shared.total_connections as f64 / r)),
+        batch: shared.batch.clone(),
     });
+    let h2_request = shared.h2_request.clone();
     let result = rt.block_on(async {
         let mut tasks = Vec::with_capacity(plan.connections.len());
         for g in plan.connections.clone() {
@@ -410,10 +434,19 @@ fn thread_main(
                 + shared
                     .rate
                     .map_or(Duration::ZERO, |r| Duration::from_secs_f64(g as f64 / r));
-            tasks.push(tokio::task::spawn_local(conn::connection(
-                ctx.clone(),
-                first,
-            )));
+            let task = match (&h2_request, shared.pipeline) {
+                (Some(r), _) => tokio::task::spawn_local(http2::connection(
+                    ctx.clone(),
+                    first,
+                    shared.streams,
+                    r.clone(),
+                )),
+                (None, 1) => tokio::task::spawn_local(conn::connection(ctx.clone(), first)),
+                (None, depth) => {
+                    tokio::task::spawn_local(pipeline::connection(ctx.clone(), first, depth))
+                }
+            };
+            tasks.push(task);
         }
         let all_done = async {
             for t in tasks {
@@ -564,6 +597,14 @@ fn build_report(
         keep_alive: cfg.keep_alive,
         rate: cfg.rate,
         threads: results.len(),
+        protocol: match (cfg.http2 || cfg.h2c, cfg.url.starts_with("https://")) {
+            (false, _) => "HTTP/1.1",
+            (true, true) => "HTTP/2",
+            (true, false) => "h2c",
+        }
+        .into(),
+        pipeline: cfg.pipeline,
+        streams: if cfg.http2 || cfg.h2c { cfg.streams } else { 1 },
     };
     Report { spec, result: r }
 }

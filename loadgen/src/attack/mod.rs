@@ -1,4 +1,5 @@
-//! The load engine: thread-per-core HTTP/1.1 clients recording HDR latency histograms.
+//! The load engine: thread-per-core HTTP/1.1 (optionally pipelined) and HTTP/2 clients recording
+//! HDR latency histograms.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -7,6 +8,8 @@ use crate::report::Report;
 
 mod conn;
 mod engine;
+mod http2;
+mod pipeline;
 pub mod response;
 mod stats;
 mod target;

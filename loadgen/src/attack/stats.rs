@@ -25,6 +25,12 @@ pub(crate) enum ErrorClass {
     Write,
     Parse,
     PeerClosed,
+    /// HTTP/2: the server reset the stream (RST_STREAM).
+    Reset,
+    /// HTTP/2: the server sent GOAWAY before answering.
+    GoAway,
+    /// HTTP/2: a protocol or framing error ended the connection.
+    Protocol,
 }
 
 /// One second of one thread, sent to the coordinator.
@@ -177,6 +183,9 @@ impl ThreadStats {
             ErrorClass::Write => e.write += 1,
             ErrorClass::Parse => e.parse += 1,
             ErrorClass::PeerClosed => e.peer_closed += 1,
+            ErrorClass::Reset => e.rst_stream += 1,
+            ErrorClass::GoAway => e.go_away += 1,
+            ErrorClass::Protocol => e.protocol += 1,
         }
         self.sec_errors += 1;
         self.bytes_read += bytes_read;

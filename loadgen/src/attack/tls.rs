@@ -14,6 +14,7 @@ pub(crate) fn client_config(
     insecure: bool,
     client_cert: Option<(&Path, &Path)>,
     sessions: usize,
+    alpn: &[u8],
 ) -> Result<Arc<ClientConfig>, AttackError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -36,7 +37,7 @@ pub(crate) fn client_config(
         }
         None => builder.with_no_client_auth(),
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     config.resumption = rustls::client::Resumption::in_memory_sessions(sessions.max(256));
     Ok(Arc::new(config))
 }

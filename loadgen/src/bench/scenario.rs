@@ -70,11 +70,23 @@ pub struct Scenario {
         deserialize_with = "deserialize_duration"
     )]
     pub warmup: Duration,
+    /// Load with HTTP/2 (over TLS when `tls`, else h2c with prior knowledge).
+    #[serde(default)]
+    pub http2: bool,
+    /// HTTP/2: concurrent streams per connection.
+    #[serde(default = "default_one")]
+    pub streams: u32,
+    /// HTTP/1.1: requests in flight per connection (1 = no pipelining).
+    #[serde(default = "default_one")]
+    pub pipeline: u32,
     /// SHA-256 of the scenario file's bytes, hex (set when the file is read, not a TOML key).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub file_sha256: String,
 }
 
+fn default_one() -> u32 {
+    1
+}
 fn default_connections() -> usize {
     1000
 }
@@ -95,18 +107,26 @@ pub enum Feature {
     Sleep,
     /// Serve over TLS.
     Tls,
+    /// Speak HTTP/2 (over TLS with ALPN `h2`, or h2c with prior knowledge).
+    Http2,
 }
 
 impl Feature {
     /// All features, in a stable order.
-    pub const ALL: [Feature; 3] = [Feature::Aes128, Feature::Sleep, Feature::Tls];
+    pub const ALL: [Feature; 4] = [
+        Feature::Aes128,
+        Feature::Sleep,
+        Feature::Tls,
+        Feature::Http2,
+    ];
 
-    /// The name used in contender declarations (`aes128`, `sleep`, `tls`).
+    /// The name used in contender declarations (`aes128`, `sleep`, `tls`, `http2`).
     pub fn as_str(self) -> &'static str {
         match self {
             Feature::Aes128 => "aes128",
             Feature::Sleep => "sleep",
             Feature::Tls => "tls",
+            Feature::Http2 => "http2",
         }
     }
 
@@ -173,6 +193,18 @@ impl Scenario {
         if self.name.trim().is_empty() {
             return Err(invalid("name", "must not be empty".into()));
         }
+        if self.streams == 0 || (self.streams > 1 && !self.http2) {
+            return Err(invalid(
+                "streams",
+                "must be at least 1, and needs http2".into(),
+            ));
+        }
+        if self.pipeline == 0 || (self.pipeline > 1 && (self.http2 || !self.keep_alive)) {
+            return Err(invalid(
+                "pipeline",
+                "must be at least 1; pipelining needs HTTP/1.1 with keep-alive".into(),
+            ));
+        }
         if self.connections == 0 {
             return Err(invalid("connections", "must be at least 1".into()));
         }
@@ -199,6 +231,9 @@ impl Scenario {
         }
         if self.tls {
             features.insert(Feature::Tls);
+        }
+        if self.http2 {
+            features.insert(Feature::Http2);
         }
         features
     }
@@ -413,6 +448,6 @@ mod tests {
     fn builtin_scenarios_parse() {
         let all = builtin().unwrap();
         let ids: Vec<_> = all.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "1t", "2t"]);
+        assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "1t", "2h2", "2p", "2t"]);
     }
 }

@@ -60,6 +60,12 @@ pub struct Spec {
     pub rate: Option<f64>,
     /// Number of client threads.
     pub threads: usize,
+    /// `"HTTP/1.1"`, `"HTTP/2"` (over TLS) or `"h2c"`.
+    pub protocol: String,
+    /// HTTP/1.1: requests in flight per connection (`--pipeline`).
+    pub pipeline: u32,
+    /// HTTP/2: concurrent streams per connection (`--streams`).
+    pub streams: u32,
 }
 
 impl Default for Spec {
@@ -79,6 +85,9 @@ impl Default for Spec {
             keep_alive: true,
             rate: None,
             threads: 1,
+            protocol: "HTTP/1.1".into(),
+            pipeline: 1,
+            streams: 1,
         }
     }
 }
@@ -206,6 +215,10 @@ pub struct RpsStats {
 /// | a read failed with anything but a reset | `read` |
 /// | the response is not HTTP/1.x (garbage, bad `Content-Length`, bad chunking, head > 16 KiB) | `parse` |
 /// | FIN before any response byte, FIN mid-head, FIN mid-body (except close-delimited bodies, which end at FIN), or RST (ECONNRESET) while reading | `peerClosed` |
+/// | pipelining: the connection ended (FIN, RST, `Connection: close`) with the request still unanswered | `peerClosed` |
+/// | HTTP/2: the server reset the stream (RST_STREAM) | `rstStream` |
+/// | HTTP/2: the server sent GOAWAY and the stream was not answered | `goAway` |
+/// | HTTP/2: a protocol error (bad frame, HPACK, flow control) ended the connection | `protocol` |
 ///
 /// A target refusing the very first (probe) connection fails the whole run instead
 /// ([`crate::attack::AttackError::Unreachable`]). Attempts in flight when a timed run ends are not
@@ -225,16 +238,22 @@ pub struct ErrorClasses {
     pub parse: u64,
     /// The peer closed the connection before the response was complete.
     pub peer_closed: u64,
+    /// HTTP/2: the server reset the stream (RST_STREAM).
+    pub rst_stream: u64,
+    /// HTTP/2: the server sent GOAWAY and did not answer the stream.
+    pub go_away: u64,
+    /// HTTP/2: a protocol or framing error ended the connection.
+    pub protocol: u64,
 }
 
 impl ErrorClasses {
     /// Sum of all classes.
     pub fn total(&self) -> u64 {
-        self.connect + self.timeout + self.read + self.write + self.parse + self.peer_closed
+        self.iter().iter().map(|(_, c)| c).sum()
     }
 
     /// `(name, count)` pairs in a fixed order.
-    pub fn iter(&self) -> [(&'static str, u64); 6] {
+    pub fn iter(&self) -> [(&'static str, u64); 9] {
         [
             ("connect", self.connect),
             ("timeout", self.timeout),
@@ -242,6 +261,9 @@ impl ErrorClasses {
             ("write", self.write),
             ("parse", self.parse),
             ("peerClosed", self.peer_closed),
+            ("rstStream", self.rst_stream),
+            ("goAway", self.go_away),
+            ("protocol", self.protocol),
         ]
     }
 
@@ -265,6 +287,9 @@ impl ErrorClasses {
         self.write += other.write;
         self.parse += other.parse;
         self.peer_closed += other.peer_closed;
+        self.rst_stream += other.rst_stream;
+        self.go_away += other.go_away;
+        self.protocol += other.protocol;
     }
 }
 

@@ -1,5 +1,7 @@
-//! The `hyper` contender: a minimal hyper 1.x HTTP/1.1 server with the responder's options, the way
-//! most Rust services are written (one multi-thread tokio runtime, `tokio::spawn` per connection).
+//! The `hyper` contender: a minimal hyper 1.x server with the responder's options, the way most
+//! Rust services are written (one multi-thread tokio runtime, `tokio::spawn` per connection). It
+//! speaks HTTP/1.1 and HTTP/2, told apart per connection (ALPN `h2` over TLS, the HTTP/2
+//! preface for h2c with prior knowledge).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,10 +13,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpSocket;
 use tokio_rustls::TlsAcceptor;
 
@@ -63,7 +65,9 @@ async fn serve(args: ResponderArgs) -> anyhow::Result<()> {
         .with_context(|| format!("binding {addr}"))?;
     let listener = socket.listen(4096)?;
     let acceptor = if args.tls {
-        Some(TlsAcceptor::from(tls_config(&args)?.0))
+        let mut config = (*tls_config(&args)?.0).clone();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Some(TlsAcceptor::from(Arc::new(config)))
     } else {
         None
     };
@@ -72,8 +76,8 @@ async fn serve(args: ResponderArgs) -> anyhow::Result<()> {
         aes128: args.aes128,
         sleep: (args.sleep_ms > 0).then(|| Duration::from_millis(args.sleep_ms)),
     });
-    let mut builder = http1::Builder::new();
-    builder.keep_alive(args.keep_alive == KeepAlive::On);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().keep_alive(args.keep_alive == KeepAlive::On);
     let builder = Arc::new(builder);
 
     // Handlers first, so that a SIGTERM right after the announcement is handled.

@@ -63,6 +63,12 @@ impl Contender {
     /// The built-in contenders.
     pub fn builtins() -> Vec<Contender> {
         let all: BTreeSet<Feature> = Feature::ALL.into_iter().collect();
+        // The responder speaks HTTP/1.1 only (pipelining included).
+        let http1: BTreeSet<Feature> = all
+            .iter()
+            .copied()
+            .filter(|f| *f != Feature::Http2)
+            .collect();
         vec![
             Contender {
                 name: BUILTIN_NAMES[0].into(),
@@ -71,17 +77,19 @@ impl Contender {
                 kind: ContenderKind::Tcpserver {
                     runtime: "per-core",
                 },
-                features: all.clone(),
+                features: http1.clone(),
             },
             Contender {
                 name: BUILTIN_NAMES[1].into(),
                 description: "tcpserver responder, shared multi-thread tokio runtime".into(),
                 kind: ContenderKind::Tcpserver { runtime: "shared" },
-                features: all.clone(),
+                features: http1,
             },
             Contender {
                 name: BUILTIN_NAMES[2].into(),
-                description: "minimal hyper 1.x server, multi-thread tokio runtime".into(),
+                description:
+                    "minimal hyper 1.x server (HTTP/1.1 and HTTP/2), multi-thread tokio runtime"
+                        .into(),
                 kind: ContenderKind::Hyper,
                 features: all,
             },

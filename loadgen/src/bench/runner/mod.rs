@@ -401,6 +401,9 @@ impl Job<'_> {
             insecure: true,
             threads: self.placement.client.len(),
             cpus: Some(self.placement.client.clone()),
+            http2: s.http2,
+            streams: s.streams,
+            pipeline: s.pipeline,
             ..AttackConfig::default()
         };
         if !s.warmup.is_zero() {

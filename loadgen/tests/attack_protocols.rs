@@ -1,0 +1,357 @@
+//! HTTP/1.1 pipelining (`pipeline`) and HTTP/2 (`http2`, `h2c`, `streams`) against real servers:
+//! the tcpserver responder, a server closing a pipelined connection midway, hyper's HTTP/2 server
+//! (TLS with ALPN and h2c prior knowledge), and small `h2` servers that send GOAWAY and
+//! RST_STREAM. Counts are exact with `requests` (`-n`).
+
+use std::convert::Infallible;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::Parser;
+use loadgen::attack::{AttackConfig, run};
+use tcpserver_responder::{Responder, ResponderArgs};
+
+fn config(url: String, connections: usize, n: u64) -> AttackConfig {
+    AttackConfig {
+        url,
+        connections,
+        requests: Some(n),
+        threads: 1,
+        timeout: Duration::from_secs(20),
+        insecure: true,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn pipelined_exact_against_the_responder() {
+    let argv = ["responder", "--listen", "127.0.0.1:0", "--threads", "1"];
+    let server = Responder::start(ResponderArgs::parse_from(argv)).expect("start responder");
+    let r = run(&AttackConfig {
+        pipeline: 16,
+        threads: 2,
+        ..config(format!("http://{}/", server.local_addr()), 8, 5003)
+    })
+    .unwrap();
+    assert_eq!((r.result.req2xx, r.result.error_classes.total()), (5003, 0));
+    // 8 connections plus the reachability probe: pipelining never reconnects.
+    assert_eq!(server.handle().accepted_connections(), 9);
+    assert_eq!(r.spec.pipeline, 16);
+    assert!(r.result.latency.max > 0.0);
+    server.handle().shutdown(Duration::from_secs(5));
+}
+
+/// A server that reads what a connection sent first, answers up to 3 of those requests and
+/// closes (FIN after the responses).
+fn closing_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                let requests = loop {
+                    match seen.windows(4).filter(|w| w == b"\r\n\r\n").count() {
+                        0 => match conn.read(&mut buf) {
+                            Ok(0) | Err(_) => return, // the reachability probe
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        },
+                        k => break k,
+                    }
+                };
+                let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                let _ = conn.write_all(&response.repeat(requests.min(3)));
+                // Drain before closing, so that the kernel does not turn the close into a
+                // reset that could discard the responses.
+                let _ = conn.shutdown(std::net::Shutdown::Write);
+                while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn pipelined_connection_closed_midway_counts_the_rest_as_peer_closed() {
+    let addr = closing_server();
+    // One batch of 4 requests in one write: 3 answered, 1 lost when the server closed.
+    let r = run(&AttackConfig {
+        pipeline: 4,
+        ..config(format!("http://{addr}/"), 1, 4)
+    })
+    .unwrap();
+    assert_eq!(r.result.req2xx, 3, "{:?}", r.result.error_classes);
+    assert_eq!(r.result.error_classes.peer_closed, 1);
+    assert_eq!(r.result.error_classes.total(), 1);
+
+    // Many connections closed midway (the client refills freed places before it sees the
+    // FIN, so how many are lost varies): every request is counted exactly once.
+    let r = run(&AttackConfig {
+        pipeline: 8,
+        ..config(format!("http://{addr}/"), 3, 200)
+    })
+    .unwrap();
+    let e = r.result.error_classes;
+    assert_eq!(r.result.req2xx + e.peer_closed, 200, "{e:?}");
+    assert_eq!(e.total(), e.peer_closed, "{e:?}");
+    assert!(r.result.req2xx >= 200 / 8, "{}", r.result.req2xx);
+}
+
+#[test]
+fn protocol_options_are_checked() {
+    let url = "http://127.0.0.1:1/".to_string();
+    for cfg in [
+        AttackConfig {
+            pipeline: 0,
+            ..config(url.clone(), 1, 1)
+        },
+        AttackConfig {
+            streams: 4,
+            ..config(url.clone(), 1, 1)
+        },
+        AttackConfig {
+            http2: true,
+            pipeline: 4,
+            ..config(url.clone(), 1, 1)
+        },
+        AttackConfig {
+            h2c: true,
+            ..config("https://127.0.0.1:1/".into(), 1, 1)
+        },
+        AttackConfig {
+            pipeline: 4,
+            keep_alive: false,
+            ..config(url.clone(), 1, 1)
+        },
+    ] {
+        let e = run(&cfg).unwrap_err();
+        assert!(matches!(e, loadgen::attack::AttackError::Config(_)), "{e}");
+    }
+}
+
+// ---- HTTP/2 servers -------------------------------------------------------------------------
+
+/// Runs `serve` on a new thread's current-thread runtime with a bound listener.
+fn spawn_server<F, Fut>(serve: F) -> SocketAddr
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let std_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    std_listener.set_nonblocking(true).unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            serve(listener).await
+        });
+    });
+    addr
+}
+
+fn tls_acceptor(alpn: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let cert = key.cert.der().clone();
+    let pkey = rustls::pki_types::PrivateKeyDer::try_from(key.signing_key.serialize_der()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], pkey)
+    .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// hyper's HTTP/2 server (h1 and h2 auto-detected), over TLS or cleartext.
+fn hyper_h2(tls: bool) -> SocketAddr {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
+    let acceptor = tls.then(|| tls_acceptor(&[b"h2", b"http/1.1"]));
+    spawn_server(move |listener| async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, Infallible>(hyper::Response::new(http_body_util::Full::new(
+                        Bytes::from_static(b"Hello World!\r\n"),
+                    )))
+                });
+                let builder = auto::Builder::new(TokioExecutor::new());
+                match acceptor {
+                    Some(a) => {
+                        if let Ok(s) = a.accept(tcp).await {
+                            let _ = builder.serve_connection(TokioIo::new(s), service).await;
+                        }
+                    }
+                    None => {
+                        let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
+                    }
+                }
+            });
+        }
+    })
+}
+
+#[test]
+fn h2c_exact_against_hyper() {
+    let addr = hyper_h2(false);
+    let r = run(&AttackConfig {
+        h2c: true,
+        streams: 10,
+        threads: 2,
+        ..config(format!("http://{addr}/"), 4, 3001)
+    })
+    .unwrap();
+    assert_eq!((r.result.req2xx, r.result.error_classes.total()), (3001, 0));
+    assert_eq!((r.spec.protocol.as_str(), r.spec.streams), ("h2c", 10));
+    assert!(r.result.bytes_read > 3001 * 14);
+}
+
+#[test]
+fn http2_over_tls_exact_against_hyper() {
+    let addr = hyper_h2(true);
+    let r = run(&AttackConfig {
+        http2: true,
+        streams: 10,
+        ..config(format!("https://localhost:{}/", addr.port()), 3, 1000)
+    })
+    .unwrap();
+    assert_eq!((r.result.req2xx, r.result.error_classes.total()), (1000, 0));
+    assert_eq!(r.spec.protocol, "HTTP/2");
+}
+
+#[test]
+fn http2_over_tls_needs_alpn_h2() {
+    // An HTTP/1.1-only TLS server: every connection attempt fails as a connect error.
+    let acceptor = tls_acceptor(&[b"http/1.1"]);
+    let addr = spawn_server(move |listener| async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut s) = acceptor.accept(tcp).await {
+                    let mut buf = [0u8; 1024];
+                    let _ = tokio::io::AsyncReadExt::read(&mut s, &mut buf).await;
+                }
+            });
+        }
+    });
+    let r = run(&AttackConfig {
+        http2: true,
+        ..config(format!("https://localhost:{}/", addr.port()), 1, 3)
+    })
+    .unwrap();
+    assert_eq!((r.result.req2xx, r.result.error_classes.connect), (0, 3));
+}
+
+/// An `h2` server that calls `on_request(i)` for the i-th request of each connection (from 0):
+/// `Answer` responds 200, `Reset` resets the stream, `GoAway` sends GOAWAY and closes (for
+/// request 0 before the first stream is read).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Act {
+    Answer,
+    Reset,
+    GoAway,
+}
+
+async fn go_away(conn: &mut h2::server::Connection<tokio::net::TcpStream, Bytes>) {
+    conn.abrupt_shutdown(h2::Reason::NO_ERROR);
+    while conn.accept().await.is_some() {}
+    let _ = std::future::poll_fn(|cx| conn.poll_closed(cx)).await;
+}
+
+fn h2_server(on_request: fn(usize) -> Act) -> SocketAddr {
+    spawn_server(move |listener| async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(tcp).await else {
+                    return; // the reachability probe
+                };
+                let first = on_request(0);
+                if first == Act::GoAway {
+                    // Before reading any stream: GOAWAY with last stream 0 refuses them all.
+                    go_away(&mut conn).await;
+                    return;
+                }
+                let mut i = 0;
+                while let Some(Ok((_req, mut respond))) = conn.accept().await {
+                    match if i == 0 { first } else { on_request(i) } {
+                        Act::Answer => {
+                            let response = http::Response::new(());
+                            if let Ok(mut body) = respond.send_response(response, false) {
+                                let _ = body.send_data(Bytes::from_static(b"ok"), true);
+                            }
+                        }
+                        Act::Reset => respond.send_reset(h2::Reason::REFUSED_STREAM),
+                        Act::GoAway => {
+                            drop(respond);
+                            go_away(&mut conn).await;
+                            return;
+                        }
+                    }
+                    i += 1;
+                }
+            });
+        }
+    })
+}
+
+#[test]
+fn http2_rst_stream_is_counted_and_the_connection_kept() {
+    let addr = h2_server(|i| if i % 3 == 2 { Act::Reset } else { Act::Answer });
+    let r = run(&AttackConfig {
+        h2c: true,
+        ..config(format!("http://{addr}/"), 1, 9)
+    })
+    .unwrap();
+    assert_eq!(r.result.req2xx, 6);
+    assert_eq!(r.result.error_classes.rst_stream, 3);
+    assert_eq!(r.result.error_classes.total(), 3);
+}
+
+#[test]
+fn http2_goaway_is_counted_and_the_client_reconnects() {
+    // The first connection is refused at once with GOAWAY (last stream 0): its first request
+    // fails as goAway; the client reconnects and the second connection answers the rest.
+    static CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+    let addr = h2_server(|i| {
+        if i == 0 && CONNECTIONS.fetch_add(1, Ordering::SeqCst) == 0 {
+            Act::GoAway
+        } else {
+            Act::Answer
+        }
+    });
+    let r = run(&AttackConfig {
+        h2c: true,
+        ..config(format!("http://{addr}/"), 1, 6)
+    })
+    .unwrap();
+    assert_eq!(r.result.req2xx, 5, "{:?}", r.result.error_classes);
+    assert_eq!(
+        r.result.error_classes.go_away, 1,
+        "{:?}",
+        r.result.error_classes
+    );
+    assert_eq!(r.result.error_classes.total(), 1);
+}
