@@ -7,6 +7,7 @@ mod model;
 mod plain;
 mod template;
 
+pub(crate) use merge::Totals;
 pub use merge::{MergeError, merge};
 pub use template::{TemplateError, UserTemplate};
 
