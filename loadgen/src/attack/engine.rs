@@ -101,6 +101,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         &cfg.headers,
         &cfg.body,
         cfg.keep_alive,
+        cfg.stream,
     )?
     .into();
     let http2 = cfg.http2 || cfg.h2c;
@@ -120,7 +121,11 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         None
     };
     let batch: Arc<[u8]> = request.repeat(cfg.pipeline as usize).into();
-    let addr = target.resolve()?;
+    // `--connect-to HOST:PORT`: dial there; `Host` and TLS name still come from the URL.
+    let addr = match &cfg.connect_to {
+        Some(dial) => Target::parse(dial)?.resolve()?,
+        None => target.resolve()?,
+    };
     let tls = if target.tls {
         let config = tls::client_config(
             cfg.insecure,
@@ -301,7 +306,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
 }
 
 /// Checks the protocol options (`http2`, `h2c`, `streams`, `pipeline`) against each other.
-fn check_protocol(cfg: &AttackConfig) -> Result<(), AttackError> {
+pub(super) fn check_protocol(cfg: &AttackConfig) -> Result<(), AttackError> {
     let bad = |m: &str| Err(AttackError::Config(m.into()));
     let http2 = cfg.http2 || cfg.h2c;
     if cfg.streams == 0 {
@@ -562,7 +567,7 @@ fn build_report(
             })
             .collect(),
         body: String::from_utf8_lossy(&cfg.body).into_owned(),
-        stream: false,
+        stream: cfg.stream,
         timeout_seconds: cfg.timeout.as_secs_f64(),
         client: "loadgen".into(),
         keep_alive: cfg.keep_alive,
