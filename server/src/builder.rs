@@ -41,7 +41,7 @@ pub struct ServerBuilder {
     pin_cpus: Option<Vec<usize>>,
     max_connections: Option<usize>,
     max_accept: Option<u64>,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<Arc<crate::tls::Reloadable>>,
     handshake_timeout: Duration,
     on_connect: Option<OnConnect>,
 }
@@ -292,8 +292,10 @@ impl ServerBuilder {
     /// let b = tcpserver::Server::builder("127.0.0.1:0").tls(config);
     /// # let _ = b; }
     /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls(mut self, config: Arc<rustls::ServerConfig>) -> Self {
-        self.tls = Some(config);
+        self.tls = Some(Arc::new(crate::tls::Reloadable::new(config)));
         self
     }
 
@@ -377,7 +379,7 @@ impl ServerBuilder {
             self.max_accept,
             self.loops * listeners.len(),
             self.handshake_timeout,
-            self.tls.map(|c| Arc::new(crate::tls::Reloadable::new(c))),
+            self.tls,
         );
         Ok(Server {
             listeners,

@@ -3,24 +3,22 @@
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
 
 use crate::handle::{ConnGuard, ServerHandle};
 use crate::state::State;
 use crate::stream::Stream;
 use crate::timeout::IdleTimer;
-use crate::{Error, PeerAddr, tls};
+use crate::{PeerAddr, tls};
 
 /// The transport under a [`Connection`].
 enum Io {
     Plain(Stream),
-    Tls(Box<TlsStream<Stream>>),
+    Tls(Box<tls::TlsStream>),
 }
 
 /// Read and write idle timers, boxed: most connections never set one.
@@ -87,7 +85,7 @@ impl Connection {
     }
 
     pub(crate) fn with_tls(
-        tls: TlsStream<Stream>,
+        tls: tls::TlsStream,
         peer: PeerAddr,
         accepted_at: Instant,
         guard: ConnGuard,
@@ -218,6 +216,8 @@ impl Connection {
     /// }
     /// # }
     /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn tls_session(&self) -> Option<&rustls::ServerConnection> {
         match &self.io {
             Io::Plain(_) => None,
@@ -239,7 +239,12 @@ impl Connection {
     /// assert!(conn.is_tls());
     /// # Ok(()) }
     /// ```
-    pub async fn start_tls(self, config: Arc<rustls::ServerConfig>) -> Result<Connection, Error> {
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub async fn start_tls(
+        self,
+        config: std::sync::Arc<rustls::ServerConfig>,
+    ) -> Result<Connection, crate::Error> {
         let Connection {
             io,
             peer,
@@ -250,7 +255,7 @@ impl Connection {
         } = self;
         let stream = match io {
             Io::Plain(stream) => stream,
-            Io::Tls(_) => return Err(Error::Config("the connection already uses TLS")),
+            Io::Tls(_) => return Err(crate::Error::Config("the connection already uses TLS")),
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
         let timeout = guard.handle.shared.handshake_timeout;

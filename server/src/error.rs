@@ -82,8 +82,20 @@ pub enum Error {
     #[error("a worker thread panicked")]
     WorkerPanicked,
     /// A TLS operation failed (bad certificate or key, failed handshake).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
+    /// No rustls crypto provider can be chosen: none is installed as the process default and
+    /// neither the `aws-lc-rs` nor the `ring` feature is enabled (see
+    /// [`tls::crypto_provider`](crate::tls::crypto_provider)).
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    #[error(
+        "no rustls crypto provider: install a process default (CryptoProvider::install_default) \
+         or enable the `aws-lc-rs` or `ring` feature of tcpserver-rs"
+    )]
+    NoCryptoProvider,
     /// An operation did not finish in time (e.g. a TLS handshake).
     #[error("timed out")]
     Timeout,

@@ -340,6 +340,8 @@ impl ServerHandle {
     /// handle.reload_tls(std::sync::Arc::new(config))?;
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn reload_tls(&self, config: Arc<rustls::ServerConfig>) -> Result<(), crate::Error> {
         match &self.shared.tls {
             Some(tls) => {

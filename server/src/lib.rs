@@ -32,6 +32,18 @@
 //! Each connection runs in its own task as a [`Connection`] (`AsyncRead + AsyncWrite`). The
 //! connection is closed when the handler's future ends or panics; a panic never takes the
 //! server down. [`ServerHandle`] gives the counters and graceful shutdown.
+//!
+//! # Features
+//!
+//! - `tls` (default): TLS listeners ([`ServerBuilder::tls`]), STARTTLS
+//!   ([`Connection::start_tls`]) and the `tls` module, with rustls. It needs a crypto provider:
+//! - `aws-lc-rs` (default) or `ring`: rustls's provider of that name (each implies `tls`); see
+//!   the `tls` module for how the provider is chosen (never by a panic).
+//! - `http`: the sans-I/O HTTP/1.1 module `http`.
+//!
+//! With `default-features = false` the crate serves plain TCP without rustls, without any
+//! crypto crate and without a C compiler.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![deny(missing_debug_implementations)]
 
@@ -50,10 +62,16 @@ mod sys;
 mod systemd;
 mod timeout;
 
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;
+#[cfg(not(feature = "tls"))]
+#[path = "tls_disabled.rs"]
+mod tls;
 pub mod zero_copy;
 
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
 pub use address::{ListenAddr, PeerAddr, UCred};
@@ -67,6 +85,10 @@ pub use systemd::systemd_listeners;
 pub use timeout::TimeoutExt;
 
 /// The rustls version this crate is built with (for [`ServerBuilder::tls`]).
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use rustls;
 /// The tokio-rustls version this crate is built with.
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use tokio_rustls;

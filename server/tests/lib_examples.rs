@@ -159,9 +159,13 @@ async fn echo_tls_example() {
     let mut roots = tcpserver::rustls::RootCertStore::empty();
     roots.add(der).unwrap();
     let config = std::sync::Arc::new(
-        tcpserver::rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
+        tcpserver::rustls::ClientConfig::builder_with_provider(
+            tcpserver::tls::crypto_provider().unwrap(),
+        )
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
     );
     for i in 0..2 {
         let mut s = within(tls_connect(run.addr, &config)).await.unwrap();

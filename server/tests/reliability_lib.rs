@@ -294,9 +294,12 @@ fn tls_pair() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
     let server = tcpserver::tls::server_config(vec![der.clone()], key).expect("server config");
     let mut roots = rustls::RootCertStore::empty();
     roots.add(der).expect("trust cert");
-    let client = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let client =
+        rustls::ClientConfig::builder_with_provider(tcpserver::tls::crypto_provider().unwrap())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
     (Arc::new(server), Arc::new(client))
 }
 

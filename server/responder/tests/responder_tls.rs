@@ -19,7 +19,9 @@ fn client_config(cert: CertificateDer<'static>) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     roots.add(cert).unwrap();
     Arc::new(
-        ClientConfig::builder()
+        ClientConfig::builder_with_provider(tcpserver::tls::crypto_provider().unwrap())
+            .with_safe_default_protocol_versions()
+            .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth(),
     )
