@@ -1,45 +1,56 @@
-# syntax=docker/dockerfile:1
-# The whole tcpserver benchmark, reproducible in a container.
+# The whole tcpserver benchmark, reproducible in a container (README "Docker"):
 #   docker build -t tcpserver-bench .
+#   mkdir -p results && docker run --rm --network host --ulimit nofile=65536:65536 \
+#       --user "$(id -u):$(id -g)" -v "$PWD/results:/bench/results" tcpserver-bench   # all scenarios
 #   docker run --rm --network host --ulimit nofile=65536:65536 \
-#       -v "$PWD/results:/bench/results" tcpserver-bench                 # all scenarios
-#   docker run --rm --network host --ulimit nofile=65536:65536 \
-#       tcpserver-bench --scenario 3 --duration 5s                       # one scenario
+#       tcpserver-bench --scenario 3 --duration 5s                                    # one scenario
+# The base images are build arguments with pinned defaults; scripts/docker-test.sh (CI) builds
+# from local stand-ins with `--build-arg RUST_IMAGE=... --build-arg RUNTIME_IMAGE=...`.
+ARG RUST_IMAGE=rust:1.95.0-slim-bookworm
+ARG RUNTIME_IMAGE=debian:12.11-slim
 
-# ---- build stage: pinned official Rust image, release build, --locked ----
-FROM rust:1.95.0-slim-bookworm AS build
+# ---- build stage: Rust toolchain, release build, --locked ----
+FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 
-# Dependency-caching layer: the manifests, the lock file and empty targets. This layer (and the
-# compiled dependencies in it) is reused until a manifest or Cargo.lock changes.
+# Dependency layer: the manifests and the lock file only. The script compiles the dependencies
+# against empty targets, then removes the workspace's own artifacts and the empty files, so the
+# layer holds only compiled dependencies and is reused until a manifest or Cargo.lock changes.
 COPY Cargo.toml Cargo.lock ./
 COPY server/Cargo.toml server/Cargo.toml
 COPY server/responder/Cargo.toml server/responder/Cargo.toml
 COPY loadgen/Cargo.toml loadgen/Cargo.toml
-COPY scripts/docker-stub-targets.sh scripts/docker-stub-targets.sh
-RUN sh scripts/docker-stub-targets.sh server/Cargo.toml server/responder/Cargo.toml loadgen/Cargo.toml \
-    && cargo build --release --locked -p loadgen -p tcpserver-responder --bins \
-    && rm -rf server/src server/responder/src loadgen/src
+COPY scripts/docker-build-deps.sh scripts/docker-build-deps.sh
+RUN sh scripts/docker-build-deps.sh server/Cargo.toml server/responder/Cargo.toml loadgen/Cargo.toml \
+    -- -p loadgen -p tcpserver-responder --bins
 
-# The sources. .git (HEAD and refs only, see .dockerignore) lets the build record the commit.
+# The sources. .git (HEAD and refs only, see .dockerignore) lets loadgen's build script record the
+# commit; where the context has no .git directory (a git worktree, a tarball), pass
+# `--build-arg GIT_COMMIT=$(git rev-parse HEAD)`.
 COPY . .
-RUN touch server/src/lib.rs server/responder/src/lib.rs loadgen/src/lib.rs \
-    && cargo build --release --locked -p loadgen -p tcpserver-responder --bins \
+ARG GIT_COMMIT=""
+RUN cargo build --release --locked -p loadgen -p tcpserver-responder --bins \
     && mkdir -p /out \
     && cp target/release/loadgen target/release/responder /out/
 
-# ---- runtime stage: pinned slim Debian, binaries + scenarios + font, non-root ----
-FROM debian:12.11-slim AS runtime
+# ---- runtime stage: slim Debian, binaries + scenarios + font + nginx, any non-root uid ----
+FROM ${RUNTIME_IMAGE} AS runtime
 # nginx is an optional contender for the static scenarios (Debian's package, as on the dev machines).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends nginx-light=1.22.1-9+deb12u* \
     && rm -rf /var/lib/apt/lists/*
-RUN useradd --create-home --uid 10001 --user-group bench
 WORKDIR /bench
 COPY --from=build /out/loadgen /out/responder /usr/local/bin/
 COPY scenarios/ /bench/scenarios/
 COPY assets/fonts/ /bench/assets/fonts/
-RUN mkdir -p /bench/results && chown -R bench:bench /bench
+# Runs as uid 10001 by default, and as any other uid (`docker run --user "$(id -u):$(id -g)"`, so
+# that files in a mounted results folder belong to the user): results/ is writable by everyone
+# (like /tmp) for an unmounted run, HOME is /tmp, and the runner's and nginx's work files go to
+# /tmp (nginx.sh puts its pid, logs and temp paths in the run's work folder).
+RUN useradd --no-create-home --home-dir /tmp --uid 10001 --user-group bench \
+    && mkdir -p /bench/results \
+    && chmod 1777 /bench/results
+ENV HOME=/tmp
 USER 10001:10001
 VOLUME ["/bench/results"]
 ENTRYPOINT ["loadgen"]

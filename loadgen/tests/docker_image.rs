@@ -1,6 +1,8 @@
-//! The Dockerfile cannot be built on CI (no Docker engine), so check what can be checked: every
-//! path it copies from the build context exists, and the entrypoint's default arguments (and the
-//! README's documented ones) are accepted by loadgen.
+//! Static checks of the Dockerfile that need no Docker engine: every path it copies from the build
+//! context exists, the dependency layer copies every workspace manifest, the base images are
+//! pinned build arguments, nothing needs Docker Hub's BuildKit frontend, and the entrypoint's
+//! default arguments and the README's documented ones are accepted by loadgen.
+//! `scripts/docker-test.sh` (run by `.ci/run`) builds and runs the image with a real engine.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,6 +92,132 @@ fn entrypoint_is_loadgen_and_its_arguments_are_accepted() {
         .output()
         .expect("run loadgen");
     assert!(!out.status.success());
+}
+
+/// The `## Docker` section of README.md.
+fn readme_docker_section() -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let start = readme
+        .find("\n## Docker\n")
+        .expect("README has a ## Docker section");
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    rest[..end].to_string()
+}
+
+#[test]
+fn no_syntax_directive_and_base_images_are_pinned_build_arguments() {
+    let text = dockerfile();
+    // `# syntax=` makes BuildKit fetch a frontend image from Docker Hub before anything else.
+    assert!(
+        !text.lines().take_while(|l| l.starts_with('#')).any(|l| l
+            .to_ascii_lowercase()
+            .replace(' ', "")
+            .starts_with("#syntax=")),
+        "the Dockerfile must not need Docker Hub's BuildKit frontend"
+    );
+    let args: Vec<(&str, &str)> = text
+        .lines()
+        .take_while(|l| !l.starts_with("FROM "))
+        .filter_map(|l| l.strip_prefix("ARG ")?.split_once('='))
+        .collect();
+    let froms: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("FROM "))
+        .collect();
+    assert_eq!(froms.len(), 2, "a build stage and a runtime stage");
+    for from in froms {
+        let image = from.split_whitespace().next().unwrap_or_default();
+        let name = image
+            .strip_prefix("${")
+            .and_then(|n| n.strip_suffix('}'))
+            .unwrap_or_else(|| panic!("FROM {image} is not a build argument"));
+        let (_, default) = args
+            .iter()
+            .find(|(arg, _)| *arg == name)
+            .unwrap_or_else(|| panic!("no `ARG {name}=...` before the first FROM"));
+        let tag = default.rsplit_once(':').map(|(_, tag)| tag).unwrap_or("");
+        assert!(
+            tag.chars().next().is_some_and(|c| c.is_ascii_digit()) && tag != "latest",
+            "ARG {name}={default}: the default must be a pinned version tag"
+        );
+    }
+}
+
+#[test]
+fn dependency_layer_copies_every_workspace_manifest() {
+    let root = repo_root();
+    let workspace: toml::Table =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml"))
+            .expect("Cargo.toml parses");
+    let members = workspace["workspace"]["members"]
+        .as_array()
+        .expect("workspace members");
+    let text = dockerfile();
+    let deps_run = text
+        .split("\nRUN ")
+        .find(|r| r.starts_with("sh scripts/docker-build-deps.sh"))
+        .expect("a RUN of scripts/docker-build-deps.sh");
+    for member in members {
+        let manifest = format!("{}/Cargo.toml", member.as_str().expect("member path"));
+        assert!(
+            text.lines()
+                .any(|l| l == format!("COPY {manifest} {manifest}")),
+            "the dependency layer does not copy {manifest}"
+        );
+        assert!(
+            deps_run.contains(&manifest),
+            "scripts/docker-build-deps.sh is not given {manifest}"
+        );
+    }
+}
+
+#[test]
+fn readme_docker_commands_are_accepted_and_keep_results_owned_by_the_user() {
+    let section = readme_docker_section();
+    // The first code block; join its shell continuation lines, then take each `docker run`.
+    let block = section
+        .split("```")
+        .nth(1)
+        .expect("a code block in README's Docker section");
+    let joined = block.replace("\\\n", " ");
+    let runs: Vec<&str> = joined
+        .lines()
+        .filter_map(|l| l.find("docker run ").map(|i| &l[i..]))
+        .collect();
+    assert!(runs.len() >= 2, "README shows the docker run commands");
+    for run in runs {
+        let words: Vec<&str> = run
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        if words.iter().any(|w| w.contains(":/bench/results")) {
+            assert!(
+                words.contains(&"--user"),
+                "a mounted results folder needs --user \"$(id -u):$(id -g)\": {run}"
+            );
+        }
+        let image = words
+            .iter()
+            .position(|w| *w == "tcpserver-bench")
+            .unwrap_or_else(|| panic!("no image name in: {run}"));
+        let args = &words[image + 1..];
+        if args.is_empty() || !args.iter().any(|a| a.starts_with("--")) {
+            continue; // the image's CMD, checked in entrypoint_is_loadgen_and_its_arguments_are_accepted
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(args)
+            .arg("--list")
+            .output()
+            .expect("run loadgen");
+        assert!(
+            out.status.success(),
+            "loadgen rejects the README's {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]

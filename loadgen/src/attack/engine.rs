@@ -18,8 +18,7 @@ use super::stats::{SecondReport, ThreadStats, WINDOW, new_second_histogram};
 use super::target::{Target, build_request};
 use super::{AttackConfig, AttackError, http2, pipeline, tls};
 use crate::report::{
-    ErrorClasses, Report, RunResult, Spec, SpecHeader, TimelinePoint, encode_histogram,
-    latency_stats, new_latency_histogram, rps_stats,
+    Report, RunResult, Spec, SpecHeader, TimelinePoint, Totals, new_latency_histogram, rps_stats,
 };
 use crate::sys;
 
@@ -31,13 +30,8 @@ struct ThreadResult {
     latency: Histogram<u64>,
     corrected: Option<Histogram<u64>>,
     connect: Histogram<u64>,
-    status: [u64; 6],
-    errors: ErrorClasses,
-    bytes_read: u64,
-    bytes_written: u64,
-    late_sends: u64,
-    in_flight_at_deadline: u64,
-    requests: u64,
+    /// The thread's counters (statuses, errors, bytes, ...), summed like reports are merged.
+    counts: RunResult,
     last_done: Option<Instant>,
     windows: Vec<u64>,
 }
@@ -107,6 +101,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         &cfg.headers,
         &cfg.body,
         cfg.keep_alive,
+        cfg.stream,
     )?
     .into();
     let http2 = cfg.http2 || cfg.h2c;
@@ -126,7 +121,11 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         None
     };
     let batch: Arc<[u8]> = request.repeat(cfg.pipeline as usize).into();
-    let addr = target.resolve()?;
+    // `--connect-to HOST:PORT`: dial there; `Host` and TLS name still come from the URL.
+    let addr = match &cfg.connect_to {
+        Some(dial) => Target::parse(dial)?.resolve()?,
+        None => target.resolve()?,
+    };
     let tls = if target.tls {
         let config = tls::client_config(
             cfg.insecure,
@@ -307,7 +306,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
 }
 
 /// Checks the protocol options (`http2`, `h2c`, `streams`, `pipeline`) against each other.
-fn check_protocol(cfg: &AttackConfig) -> Result<(), AttackError> {
+pub(super) fn check_protocol(cfg: &AttackConfig) -> Result<(), AttackError> {
     let bad = |m: &str| Err(AttackError::Config(m.into()));
     let http2 = cfg.http2 || cfg.h2c;
     if cfg.streams == 0 {
@@ -475,13 +474,21 @@ fn thread_main(
             latency: std::mem::replace(&mut s.latency, new_latency_histogram()),
             corrected: s.corrected.take(),
             connect: std::mem::replace(&mut s.connect, new_latency_histogram()),
-            status: s.status,
-            errors: s.errors,
-            bytes_read: s.bytes_read,
-            bytes_written: s.bytes_written,
-            late_sends: s.late_sends,
-            in_flight_at_deadline: s.in_flight_at_deadline,
-            requests: s.requests,
+            counts: RunResult {
+                req1xx: s.status[0],
+                req2xx: s.status[1],
+                req3xx: s.status[2],
+                req4xx: s.status[3],
+                req5xx: s.status[4],
+                others: s.status[5],
+                error_classes: s.errors,
+                bytes_read: s.bytes_read,
+                bytes_written: s.bytes_written,
+                late_sends: s.late_sends,
+                in_flight_at_deadline: s.in_flight_at_deadline,
+                requests: s.requests,
+                ..RunResult::default()
+            },
             last_done: s.last_done,
             windows: std::mem::take(&mut s.windows),
         }
@@ -499,28 +506,13 @@ fn build_report(
     cpu: f64,
     started_wall: SystemTime,
 ) -> Report {
-    let mut latency = new_latency_histogram();
-    let mut corrected = shared.rate.map(|_| new_latency_histogram());
-    let mut connect = new_latency_histogram();
-    let mut r = RunResult::default();
-    let mut status = [0u64; 6];
+    let mut totals = Totals::new(shared.rate.is_some());
     let mut windows: Vec<u64> = Vec::new();
     let mut last_done: Option<Instant> = None;
     for t in &results {
-        let _ = latency.add(&t.latency);
-        if let (Some(c), Some(tc)) = (corrected.as_mut(), t.corrected.as_ref()) {
-            let _ = c.add(tc);
-        }
-        let _ = connect.add(&t.connect);
-        for (a, b) in status.iter_mut().zip(t.status) {
-            *a += b;
-        }
-        r.error_classes.add(&t.errors);
-        r.bytes_read += t.bytes_read;
-        r.bytes_written += t.bytes_written;
-        r.late_sends += t.late_sends;
-        r.in_flight_at_deadline += t.in_flight_at_deadline;
-        r.requests += t.requests;
+        totals.add_counts(&t.counts);
+        let connect = Some(&t.connect).filter(|c| !c.is_empty());
+        totals.add_histograms(&t.latency, t.corrected.as_ref(), connect);
         last_done = last_done.max(t.last_done);
         if windows.len() < t.windows.len() {
             windows.resize(t.windows.len(), 0);
@@ -529,6 +521,7 @@ fn build_report(
             *a += b;
         }
     }
+    let mut r = totals.finish();
     let taken = match duration {
         Some(d)
             if shared
@@ -544,19 +537,7 @@ fn build_report(
     };
     let full_windows = (taken.as_nanos() / WINDOW.as_nanos()) as usize;
     windows.truncate(full_windows);
-    [r.req1xx, r.req2xx, r.req3xx, r.req4xx, r.req5xx, r.others] = status;
     r.time_taken_seconds = taken.as_secs_f64();
-    r.errors = r.error_classes.error_list();
-    r.latency = latency_stats(&latency);
-    r.histogram = encode_histogram(&latency);
-    if let Some(c) = &corrected {
-        r.corrected_latency = Some(latency_stats(c));
-        r.corrected_histogram = Some(encode_histogram(c));
-    }
-    if !connect.is_empty() {
-        r.connect_latency = Some(latency_stats(&connect));
-        r.connect_histogram = Some(encode_histogram(&connect));
-    }
     r.rps_window_ms = WINDOW.as_millis() as u64;
     r.rps = rps_stats(&windows, r.rps_window_ms, r.requests, r.time_taken_seconds);
     r.rps_samples = windows;
@@ -586,7 +567,7 @@ fn build_report(
             })
             .collect(),
         body: String::from_utf8_lossy(&cfg.body).into_owned(),
-        stream: false,
+        stream: cfg.stream,
         timeout_seconds: cfg.timeout.as_secs_f64(),
         client: "loadgen".into(),
         keep_alive: cfg.keep_alive,

@@ -206,11 +206,6 @@ impl ResponseParser {
         }
     }
 
-    /// True once at least the status line and headers have been parsed.
-    pub fn head_complete(&self) -> bool {
-        self.state != State::Head
-    }
-
     fn response(&self) -> Response {
         Response {
             status: self.status,

@@ -2,6 +2,8 @@
 //! the percentiles recomputed (never averaged); counts are summed; rates are summed over the
 //! interval common to all runs, aligned by wall-clock start.
 
+use hdrhistogram::Histogram;
+
 use super::{
     Report, RunResult, TimelinePoint, decode_histogram, encode_histogram, latency_stats,
     new_latency_histogram, rps_stats,
@@ -30,46 +32,32 @@ pub enum MergeError {
     NoOverlap,
 }
 
-/// Merges `reports` into one; see the module documentation.
-///
-/// ```
-/// use loadgen::report::{merge, Report};
-/// let mut a = Report::default();
-/// a.result.req2xx = 3;
-/// let merged = merge(&[a.clone(), a]).unwrap();
-/// assert_eq!(merged.result.req2xx, 6);
-/// ```
-pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
-    let first = reports.first().ok_or(MergeError::Empty)?;
-    let mut out = Report {
-        spec: first.spec.clone(),
-        result: RunResult::default(),
-    };
-    let r = &mut out.result;
-    let mut latency = new_latency_histogram();
-    let mut corrected = new_latency_histogram();
-    let all_corrected = reports
-        .iter()
-        .all(|x| x.result.corrected_histogram.is_some());
-    let mut connect = new_latency_histogram();
-    let mut any_connect = false;
-    for (index, rep) in reports.iter().enumerate() {
-        let x = &rep.result;
-        let decode =
-            |s: &str| decode_histogram(s).map_err(|source| MergeError::Histogram { index, source });
-        if index > 0 {
-            out.spec.number_of_connections += rep.spec.number_of_connections;
-            out.spec.threads += rep.spec.threads;
-            out.spec.number_of_requests =
-                match (out.spec.number_of_requests, rep.spec.number_of_requests) {
-                    (Some(a), Some(b)) => Some(a + b),
-                    _ => None,
-                };
-            out.spec.rate = match (out.spec.rate, rep.spec.rate) {
-                (Some(a), Some(b)) => Some(a + b),
-                _ => None,
-            };
+/// The sums of a run, added up the same way whether the parts are the threads of one process
+/// (the load engine) or the reports of several processes ([`merge`]): counters summed,
+/// histograms added, summaries computed once from the sums.
+#[derive(Debug)]
+pub(crate) struct Totals {
+    counts: RunResult,
+    latency: Histogram<u64>,
+    corrected: Option<Histogram<u64>>,
+    connect: Option<Histogram<u64>>,
+}
+
+impl Totals {
+    /// Empty totals; `corrected`: the parts have coordinated-omission corrected histograms.
+    pub(crate) fn new(corrected: bool) -> Self {
+        Totals {
+            counts: RunResult::default(),
+            latency: new_latency_histogram(),
+            corrected: corrected.then(new_latency_histogram),
+            connect: None,
         }
+    }
+
+    /// Adds the counters of `x`: bytes, status classes, requests, errors, late sends, in flight
+    /// at the deadline, client CPU.
+    pub(crate) fn add_counts(&mut self, x: &RunResult) {
+        let r = &mut self.counts;
         r.bytes_read += x.bytes_read;
         r.bytes_written += x.bytes_written;
         r.req1xx += x.req1xx;
@@ -83,26 +71,90 @@ pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
         r.late_sends += x.late_sends;
         r.error_classes.add(&x.error_classes);
         r.client_cpu_seconds += x.client_cpu_seconds;
-        let _ = latency.add(&decode(&x.histogram)?);
-        if all_corrected && let Some(c) = &x.corrected_histogram {
-            let _ = corrected.add(&decode(c)?);
+    }
+
+    /// Adds a part's histograms (`corrected` is ignored unless the totals were made for it).
+    pub(crate) fn add_histograms(
+        &mut self,
+        latency: &Histogram<u64>,
+        corrected: Option<&Histogram<u64>>,
+        connect: Option<&Histogram<u64>>,
+    ) {
+        let _ = self.latency.add(latency);
+        if let (Some(c), Some(x)) = (self.corrected.as_mut(), corrected) {
+            let _ = c.add(x);
         }
-        if let Some(c) = &x.connect_histogram {
-            any_connect = true;
-            let _ = connect.add(&decode(c)?);
+        if let Some(x) = connect {
+            let _ = self
+                .connect
+                .get_or_insert_with(new_latency_histogram)
+                .add(x);
         }
     }
-    r.errors = r.error_classes.error_list();
-    r.latency = latency_stats(&latency);
-    r.histogram = encode_histogram(&latency);
-    if all_corrected {
-        r.corrected_latency = Some(latency_stats(&corrected));
-        r.corrected_histogram = Some(encode_histogram(&corrected));
+
+    /// The summed counters with the error list, latency summaries and encoded histograms.
+    pub(crate) fn finish(self) -> RunResult {
+        let mut r = self.counts;
+        r.errors = r.error_classes.error_list();
+        r.latency = latency_stats(&self.latency);
+        r.histogram = encode_histogram(&self.latency);
+        if let Some(c) = &self.corrected {
+            r.corrected_latency = Some(latency_stats(c));
+            r.corrected_histogram = Some(encode_histogram(c));
+        }
+        if let Some(c) = &self.connect {
+            r.connect_latency = Some(latency_stats(c));
+            r.connect_histogram = Some(encode_histogram(c));
+        }
+        r
     }
-    if any_connect {
-        r.connect_latency = Some(latency_stats(&connect));
-        r.connect_histogram = Some(encode_histogram(&connect));
+}
+
+/// Merges `reports` into one; see the module documentation.
+///
+/// ```
+/// use loadgen::report::{merge, Report};
+/// let mut a = Report::default();
+/// a.result.req2xx = 3;
+/// let merged = merge(&[a.clone(), a]).unwrap();
+/// assert_eq!(merged.result.req2xx, 6);
+/// ```
+pub fn merge(reports: &[Report]) -> Result<Report, MergeError> {
+    let first = reports.first().ok_or(MergeError::Empty)?;
+    let mut spec = first.spec.clone();
+    let all_corrected = reports
+        .iter()
+        .all(|x| x.result.corrected_histogram.is_some());
+    let mut totals = Totals::new(all_corrected);
+    for (index, rep) in reports.iter().enumerate() {
+        let x = &rep.result;
+        let decode =
+            |s: &str| decode_histogram(s).map_err(|source| MergeError::Histogram { index, source });
+        if index > 0 {
+            spec.number_of_connections += rep.spec.number_of_connections;
+            spec.threads += rep.spec.threads;
+            spec.number_of_requests = match (spec.number_of_requests, rep.spec.number_of_requests) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
+            spec.rate = match (spec.rate, rep.spec.rate) {
+                (Some(a), Some(b)) => Some(a + b),
+                _ => None,
+            };
+        }
+        totals.add_counts(x);
+        let corrected = match (all_corrected, &x.corrected_histogram) {
+            (true, Some(c)) => Some(decode(c)?),
+            _ => None,
+        };
+        let connect = x.connect_histogram.as_deref().map(decode).transpose()?;
+        totals.add_histograms(&decode(&x.histogram)?, corrected.as_ref(), connect.as_ref());
     }
+    let mut out = Report {
+        spec,
+        result: totals.finish(),
+    };
+    let r = &mut out.result;
 
     // Rates over the common interval, window by window.
     let window = first.result.rps_window_ms;
