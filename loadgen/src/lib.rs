@@ -10,6 +10,8 @@
 //!   merging of several processes' reports.
 //! - [`bench`]: the benchmark layer on top of the load generator: scenarios, the runner, the
 //!   contender servers, results, charts and the machine description.
+//! - [`units`]: the one grammar of durations, CPU lists and start times used by every command
+//!   line and scenario file.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -30,3 +32,4 @@ pub mod attack;
 pub mod bench;
 pub mod report;
 mod sys;
+pub mod units;

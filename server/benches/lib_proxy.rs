@@ -59,6 +59,8 @@ fn start_proxy(
         .build()
         .unwrap();
     let handle = server.handle();
+    // A new worker thread: its CPU clock starts again from zero.
+    PROXY_CPU_NS.store(0, Ordering::Release);
     let thread = std::thread::spawn(move || {
         server
             .serve_per_core(move |mut conn: Connection| async move {
@@ -129,7 +131,9 @@ fn proxy(c: &mut Criterion) {
                         }
                     });
                     let elapsed = started.elapsed();
-                    cpu += PROXY_CPU_NS.load(Ordering::Acquire) - cpu_before;
+                    cpu += PROXY_CPU_NS
+                        .load(Ordering::Acquire)
+                        .saturating_sub(cpu_before);
                     bytes += iters * data.len() as u64;
                     elapsed
                 })

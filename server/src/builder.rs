@@ -67,6 +67,8 @@ impl Debug for ServerBuilder {
 #[derive(Debug)]
 enum Listen {
     Tcp(Result<SocketAddr, Error>),
+    #[cfg(feature = "proxy-protocol")]
+    TcpProxied(Result<SocketAddr, Error>),
     Unix(PathBuf),
     Inherited(Result<OwnedFd, Error>),
 }
@@ -150,6 +152,27 @@ impl ServerBuilder {
     /// ```
     pub fn listen<A: ToSocketAddrs + Debug>(mut self, addr: A) -> Self {
         self.listens.push(Listen::Tcp(resolve(addr)));
+        self
+    }
+
+    /// Adds a TCP listener on `addr` for clients behind a load balancer that speaks the PROXY
+    /// protocol (v1 or v2; HAProxy `send-proxy`, AWS NLB, nginx `proxy_protocol on`): each
+    /// connection's header is read first (within the
+    /// [handshake timeout](Self::handshake_timeout), before TLS), its source becomes the
+    /// connection's [`peer`](Connection::peer), and the header is attached as state
+    /// ([`ProxyHeader`](crate::proxy_protocol::ProxyHeader)). A connection without a valid
+    /// header is closed. Feature `proxy-protocol`.
+    ///
+    /// ```
+    /// let server = tcpserver::Server::builder("127.0.0.1:0") // direct clients
+    ///     .listen_proxied("127.0.0.1:0") // clients through the load balancer
+    ///     .build()?;
+    /// # let _ = server;
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    #[cfg(feature = "proxy-protocol")]
+    pub fn listen_proxied<A: ToSocketAddrs + Debug>(mut self, addr: A) -> Self {
+        self.listens.push(Listen::TcpProxied(resolve(addr)));
         self
     }
 
@@ -367,6 +390,12 @@ impl ServerBuilder {
         for listen in self.listens {
             let bound = match listen {
                 Listen::Tcp(addr) => Bound::tcp(addr?, &self.options)?,
+                #[cfg(feature = "proxy-protocol")]
+                Listen::TcpProxied(addr) => {
+                    let mut bound = Bound::tcp(addr?, &self.options)?;
+                    bound.proxy_protocol = true;
+                    bound
+                }
                 Listen::Unix(path) => Bound::unix(&path, &self.options)?,
                 Listen::Inherited(fd) => Bound::inherited(fd?)?,
             };

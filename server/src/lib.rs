@@ -29,6 +29,13 @@
 //!   current-thread runtime and its own `SO_REUSEPORT` listener; handler futures need not be
 //!   `Send`.
 //!
+//! One server may listen on several TCP addresses and Unix domain socket paths, bound or
+//! inherited (systemd socket activation): see [`ServerBuilder::new`]. Beyond the Go library it
+//! also offers keepalive and `TCP_USER_TIMEOUT` ([`ListenOptions`]), [`Connection::proxy`]
+//! (zero-copy to a dialed upstream), per-worker state ([`Server::serve_per_core_with`]), TLS
+//! reload ([`ServerHandle::reload_tls`]) and, with feature `proxy-protocol`, PROXY protocol
+//! listeners.
+//!
 //! Each connection runs in its own task as a [`Connection`] (`AsyncRead + AsyncWrite`). The
 //! connection is closed when the handler's future ends or panics; a panic never takes the
 //! server down. [`ServerHandle`] gives the counters and graceful shutdown.
@@ -62,6 +69,8 @@ mod sys;
 mod systemd;
 mod timeout;
 
+#[cfg(feature = "proxy-protocol")]
+pub mod proxy_protocol;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub mod tls;

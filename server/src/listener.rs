@@ -21,6 +21,8 @@ pub(crate) struct Bound {
     pub(crate) rebindable: bool,
     /// The socket file to remove when the last copy of this listener closes.
     unix_file: Option<Arc<UnixFile>>,
+    /// Clients send a PROXY protocol header first.
+    pub(crate) proxy_protocol: bool,
 }
 
 #[derive(Debug)]
@@ -50,6 +52,7 @@ impl Bound {
             addr: ListenAddr::Tcp(local),
             rebindable: true,
             unix_file: None,
+            proxy_protocol: false,
         })
     }
 
@@ -77,6 +80,7 @@ impl Bound {
                 dev: meta.dev(),
                 ino: meta.ino(),
             })),
+            proxy_protocol: false,
         })
     }
 
@@ -89,7 +93,9 @@ impl Bound {
             self.rebindable,
             options.reuse_port,
         ) {
-            return Bound::tcp(*addr, options);
+            let mut bound = Bound::tcp(*addr, options)?;
+            bound.proxy_protocol = self.proxy_protocol;
+            return Ok(bound);
         }
         let socket = match &self.socket {
             BoundSocket::Tcp(l) => BoundSocket::Tcp(l.try_clone()?),
@@ -100,6 +106,7 @@ impl Bound {
             addr: self.addr.clone(),
             rebindable: self.rebindable,
             unix_file: self.unix_file.clone(),
+            proxy_protocol: self.proxy_protocol,
         })
     }
 
@@ -118,6 +125,7 @@ impl Bound {
         Ok(Listener {
             socket,
             _unix_file: self.unix_file,
+            proxy_protocol: self.proxy_protocol,
         })
     }
 }
@@ -157,6 +165,7 @@ impl Bound {
             addr,
             rebindable: false,
             unix_file: None,
+            proxy_protocol: false,
         })
     }
 }
@@ -225,6 +234,8 @@ impl Drop for UnixFile {
 pub(crate) struct Listener {
     socket: ListenSocket,
     _unix_file: Option<Arc<UnixFile>>,
+    /// Clients send a PROXY protocol header first.
+    pub(crate) proxy_protocol: bool,
 }
 
 #[derive(Debug)]

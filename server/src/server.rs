@@ -98,32 +98,52 @@ impl Service {
     }
 }
 
-/// A TLS connection: handshake (with timeout) in the connection's own task, then the handler.
-/// A failed handshake only closes this connection.
-async fn tls_task<F>(
+/// A connection that needs work before the handler sees it, done in its own task: the PROXY
+/// protocol header (on a proxied listener), then the TLS handshake (with timeout). A failure
+/// only closes this connection.
+async fn setup_task<F>(
     svc: Arc<Service>,
     handler: impl FnOnce(Connection) -> F,
     stream: Stream,
     peer: PeerAddr,
     guard: ConnGuard,
+    proxied: bool,
 ) where
     F: Future<Output = ()>,
 {
-    let Some(acceptor) = guard.handle.shared.tls.as_ref().map(|t| t.acceptor()) else {
-        return;
-    };
     let accepted_at = Instant::now();
     let timeout = guard.handle.shared.handshake_timeout;
-    match tls::handshake(&acceptor, stream, timeout).await {
-        Ok(tls) => {
-            let mut conn = Connection::with_tls(tls, peer, accepted_at, guard);
-            if let Some(hook) = &svc.on_connect {
-                hook(&mut conn);
+    #[cfg(feature = "proxy-protocol")]
+    let (mut stream, mut peer, mut header) = (stream, peer, None);
+    #[cfg(feature = "proxy-protocol")]
+    if proxied {
+        match crate::proxy_protocol::accept(&mut stream, timeout).await {
+            Ok(h) => {
+                if let Some(source) = h.source {
+                    peer = PeerAddr::Tcp(source);
+                }
+                header = Some(h);
             }
-            handler(conn).await;
+            Err(e) => return tracing::debug!(%peer, error = %e, "PROXY protocol header refused"),
         }
-        Err(e) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
     }
+    #[cfg(not(feature = "proxy-protocol"))]
+    let _ = proxied;
+    let mut conn = match guard.handle.shared.tls.as_ref().map(|t| t.acceptor()) {
+        Some(acceptor) => match tls::handshake(&acceptor, stream, timeout).await {
+            Ok(tls) => Connection::with_tls(tls, peer, accepted_at, guard),
+            Err(e) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+        },
+        None => Connection::plain(stream, peer, guard),
+    };
+    #[cfg(feature = "proxy-protocol")]
+    if let Some(h) = header {
+        conn.insert_state(h);
+    }
+    if let Some(hook) = &svc.on_connect {
+        hook(&mut conn);
+    }
+    handler(conn).await;
 }
 
 /// Halts the server if the `serve` future is dropped before it finished.
@@ -246,14 +266,16 @@ impl Server {
                             |stream, peer, mut conn| {
                                 let key = registry.reserve(shard);
                                 conn.set_slot(shard, key);
-                                let task = if svc.tls {
+                                let proxied = listener.proxy_protocol;
+                                let task = if svc.tls || proxied {
                                     let h = handler.clone();
-                                    tokio::spawn(tls_task(
+                                    tokio::spawn(setup_task(
                                         svc.clone(),
                                         move |c| h(c),
                                         stream,
                                         peer,
                                         conn,
+                                        proxied,
                                     ))
                                 } else {
                                     match svc.plain(&*handler, stream, peer, conn) {
@@ -478,15 +500,17 @@ where
                 &stop,
                 &app.2,
                 move |stream, peer, conn| {
-                    if svc.tls {
+                    let proxied = listener.proxy_protocol;
+                    if svc.tls || proxied {
                         let (app, state) = (app.clone(), state.clone());
                         let handler = move |c| (app.1)(c, state);
-                        tokio::task::spawn_local(tls_task(
+                        tokio::task::spawn_local(setup_task(
                             svc.clone(),
                             handler,
                             stream,
                             peer,
                             conn,
+                            proxied,
                         ));
                     } else {
                         let handler = |c| (app.1)(c, state.clone());

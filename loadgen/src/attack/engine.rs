@@ -54,6 +54,7 @@ struct Shared {
     keep_alive: bool,
     timeout: Duration,
     addr: SocketAddr,
+    unix_socket: Option<std::path::PathBuf>,
     tls: Option<(
         tokio_rustls::TlsConnector,
         rustls::pki_types::ServerName<'static>,
@@ -101,6 +102,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         &cfg.headers,
         &cfg.body,
         cfg.keep_alive,
+        cfg.stream,
     )?
     .into();
     let http2 = cfg.http2 || cfg.h2c;
@@ -120,7 +122,13 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         None
     };
     let batch: Arc<[u8]> = request.repeat(cfg.pipeline as usize).into();
-    let addr = target.resolve()?;
+    // `--connect-to HOST:PORT`: dial there; `Host` and TLS name still come from the URL.
+    let addr = match (&cfg.connect_to, &cfg.unix_socket) {
+        (Some(dial), _) => Target::parse(dial)?.resolve()?,
+        // Not dialed (the Unix socket is); the URL's host is only the `Host` header.
+        (None, Some(_)) => SocketAddr::from(([127, 0, 0, 1], target.port)),
+        (None, None) => target.resolve()?,
+    };
     let tls = if target.tls {
         let config = tls::client_config(
             cfg.insecure,
@@ -158,9 +166,23 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
     }
 
     // One blocking probe so that an unreachable target is one clear error, not a run of errors.
-    if let Err(e) = TcpStream::connect_timeout(&addr, cfg.timeout) {
+    let probe = match &cfg.unix_socket {
+        #[cfg(unix)]
+        Some(path) => std::os::unix::net::UnixStream::connect(path)
+            .map(drop)
+            .map_err(|e| (path.display().to_string(), e)),
+        #[cfg(not(unix))]
+        Some(path) => Err((
+            path.display().to_string(),
+            std::io::ErrorKind::Unsupported.into(),
+        )),
+        None => TcpStream::connect_timeout(&addr, cfg.timeout)
+            .map(drop)
+            .map_err(|e| (addr.to_string(), e)),
+    };
+    if let Err((addr, e)) = probe {
         return Err(AttackError::Unreachable {
-            addr: addr.to_string(),
+            addr,
             reason: e.to_string(),
         });
     }
@@ -188,6 +210,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         keep_alive: cfg.keep_alive,
         timeout: cfg.timeout,
         addr,
+        unix_socket: cfg.unix_socket.clone(),
         tls,
         rate: cfg.rate,
         total_connections: cfg.connections,
@@ -301,7 +324,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
 }
 
 /// Checks the protocol options (`http2`, `h2c`, `streams`, `pipeline`) against each other.
-fn check_protocol(cfg: &AttackConfig) -> Result<(), AttackError> {
+pub(super) fn check_protocol(cfg: &AttackConfig) -> Result<(), AttackError> {
     let bad = |m: &str| Err(AttackError::Config(m.into()));
     let http2 = cfg.http2 || cfg.h2c;
     if cfg.streams == 0 {
@@ -401,6 +424,7 @@ fn thread_main(
             next_source: Cell::new(0),
             spread: Cell::new(false),
             nodelay: shared.keep_alive || shared.tls.is_some() || shared.request.len() > 1200,
+            unix_socket: shared.unix_socket.clone(),
         },
         request: shared.request.clone(),
         head_request: shared.head_request,
@@ -562,7 +586,7 @@ fn build_report(
             })
             .collect(),
         body: String::from_utf8_lossy(&cfg.body).into_owned(),
-        stream: false,
+        stream: cfg.stream,
         timeout_seconds: cfg.timeout.as_secs_f64(),
         client: "loadgen".into(),
         keep_alive: cfg.keep_alive,

@@ -53,6 +53,14 @@ pub struct AttackConfig {
     pub start_at: Option<SystemTime>,
     /// Run this long before measuring; warmup requests are not recorded.
     pub warmup: Duration,
+    /// Send the body with `Transfer-Encoding: chunked` (bombardier's `-s`).
+    pub stream: bool,
+    /// Connect to this `HOST:PORT` instead of the URL's host; the `Host` header and the TLS
+    /// server name still come from the URL.
+    pub connect_to: Option<String>,
+    /// Connect to this Unix socket instead (plain `http://` only); the URL gives the `Host`
+    /// header and the path.
+    pub unix_socket: Option<PathBuf>,
     /// Speak HTTP/2: over TLS (ALPN `h2`) for `https://`, with prior knowledge for `http://`.
     pub http2: bool,
     /// Speak HTTP/2 over cleartext with prior knowledge (h2c); needs an `http://` URL.
@@ -83,6 +91,9 @@ impl Default for AttackConfig {
             progress: false,
             start_at: None,
             warmup: Duration::ZERO,
+            stream: false,
+            connect_to: None,
+            unix_socket: None,
             http2: false,
             h2c: false,
             streams: 1,
@@ -133,6 +144,38 @@ pub enum AttackError {
         /// The OS error.
         source: std::io::Error,
     },
+}
+
+/// Checks what can be checked without the network: the protocol options, the URL, the method,
+/// the headers and the request they make. [`run`] checks the same first; a command line calls this before printing
+/// anything.
+///
+/// ```
+/// use loadgen::attack::{check, AttackConfig};
+/// let cfg = AttackConfig { url: "ftp://x/".into(), ..Default::default() };
+/// assert!(check(&cfg).is_err());
+/// assert!(check(&AttackConfig { url: "HTTP://127.0.0.1/".into(), ..cfg }).is_ok());
+/// ```
+pub fn check(cfg: &AttackConfig) -> Result<(), AttackError> {
+    engine::check_protocol(cfg)?;
+    let t = target::Target::parse(&cfg.url)?;
+    target::build_request(
+        &t,
+        &cfg.method,
+        &cfg.headers,
+        &cfg.body,
+        cfg.keep_alive,
+        cfg.stream,
+    )?;
+    if let Some(dial) = &cfg.connect_to {
+        target::Target::parse(dial)?;
+    }
+    if cfg.unix_socket.is_some() && (t.tls || cfg.connect_to.is_some()) {
+        return Err(AttackError::Config(
+            "a Unix socket carries plain http:// only, without --connect-to".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Runs the load test described by `cfg` and returns its report. Blocking.

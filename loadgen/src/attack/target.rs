@@ -23,14 +23,17 @@ impl Target {
             url: url.to_string(),
             reason: reason.to_string(),
         };
-        let (tls, rest) = if let Some(r) = url.strip_prefix("http://") {
-            (false, r)
-        } else if let Some(r) = url.strip_prefix("https://") {
-            (true, r)
-        } else if url.contains("://") {
-            return Err(bad("only http:// and https:// are supported"));
-        } else {
-            (false, url) // bombardier accepts host:port/path too
+        // Schemes are case-insensitive (RFC 3986 3.1): `HTTP://host/` is `http://host/`.
+        let scheme = url.split_once("://").filter(|(scheme, _)| {
+            scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        });
+        let (tls, rest) = match scheme {
+            Some((s, rest)) if s.eq_ignore_ascii_case("http") => (false, rest),
+            Some((s, rest)) if s.eq_ignore_ascii_case("https") => (true, rest),
+            Some(_) => return Err(bad("only http:// and https:// are supported")),
+            None => (false, url), // bombardier accepts host:port/path too
         };
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
@@ -60,6 +63,14 @@ impl Target {
         };
         if host.is_empty() {
             return Err(bad("missing host"));
+        }
+        // A DNS name or an IP literal: nothing else is looked up (IDNs go in as punycode).
+        let v6 = authority.starts_with('[');
+        if !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b) || (v6 && b"%:".contains(&b)))
+        {
+            return Err(bad("invalid host"));
         }
         if path
             .bytes()
@@ -96,14 +107,16 @@ impl Target {
     }
 }
 
-/// Serializes the request once: request line, `Host`, user headers, `Content-Length`, and
-/// `Connection: close` when keep-alive is off.
+/// Serializes the request once: request line, `Host`, user headers, `Content-Length` (or, with
+/// `chunked`, `Transfer-Encoding: chunked` and the body as one chunk), and `Connection: close`
+/// when keep-alive is off.
 pub(crate) fn build_request(
     target: &Target,
     method: &str,
     headers: &[(String, String)],
     body: &[u8],
     keep_alive: bool,
+    chunked: bool,
 ) -> Result<Vec<u8>, AttackError> {
     let token = |s: &str| {
         !s.is_empty()
@@ -140,7 +153,16 @@ pub(crate) fn build_request(
         req.extend_from_slice(b"\r\n");
     }
     let needs_length = !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH");
-    if needs_length && !has("content-length") {
+    if chunked {
+        if has("content-length") || has("transfer-encoding") {
+            return Err(AttackError::Config(
+                "a streamed (chunked) body cannot have its own Content-Length or \
+                 Transfer-Encoding header"
+                    .into(),
+            ));
+        }
+        req.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    } else if needs_length && !has("content-length") {
         req.extend_from_slice(b"Content-Length: ");
         req.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
         req.extend_from_slice(b"\r\n");
@@ -149,8 +171,22 @@ pub(crate) fn build_request(
         req.extend_from_slice(b"Connection: close\r\n");
     }
     req.extend_from_slice(b"\r\n");
-    req.extend_from_slice(body);
+    if chunked {
+        encode_chunked(&mut req, body);
+    } else {
+        req.extend_from_slice(body);
+    }
     Ok(req)
+}
+
+/// Appends `body` in chunked transfer coding (RFC 9112 7.1): one chunk, then the last chunk.
+fn encode_chunked(out: &mut Vec<u8>, body: &[u8]) {
+    if !body.is_empty() {
+        out.extend_from_slice(format!("{:x}\r\n", body.len()).as_bytes());
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
 }
 
 #[cfg(test)]
@@ -172,6 +208,10 @@ mod tests {
         let t = Target::parse("localhost:9000").unwrap();
         assert_eq!((t.port, t.path.as_str()), (9000, "/"));
         assert!(Target::parse("ftp://x/").is_err());
+        assert!(Target::parse("HTTP://x/").is_ok_and(|t| !t.tls));
+        assert!(Target::parse("http://é/").is_err());
+        assert!(Target::parse("http://a b/").is_err());
+        assert!(Target::parse("HttpS://x/").is_ok_and(|t| t.tls && t.port == 443));
         assert!(Target::parse("http://x:99999/").is_err());
         assert!(Target::parse("http:///").is_err());
     }
@@ -179,12 +219,34 @@ mod tests {
     #[test]
     fn builds_request() {
         let t = Target::parse("http://h:1/p").unwrap();
-        let r = build_request(&t, "POST", &[("X-A".into(), "1".into())], b"hi", false).unwrap();
+        let r = build_request(
+            &t,
+            "POST",
+            &[("X-A".into(), "1".into())],
+            b"hi",
+            false,
+            false,
+        )
+        .unwrap();
         assert_eq!(
             r,
             b"POST /p HTTP/1.1\r\nHost: h:1\r\nUser-Agent: loadgen\r\nX-A: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
         );
-        assert!(build_request(&t, "G T", &[], b"", true).is_err());
-        assert!(build_request(&t, "GET", &[("A".into(), "x\r\ny".into())], b"", true).is_err());
+        assert!(build_request(&t, "G T", &[], b"", true, false).is_err());
+        assert!(
+            build_request(
+                &t,
+                "GET",
+                &[("A".into(), "x\r\ny".into())],
+                b"",
+                true,
+                false
+            )
+            .is_err()
+        );
+        let r = build_request(&t, "PUT", &[], b"hello", true, true).unwrap();
+        assert!(r.ends_with(b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+        let r = build_request(&t, "POST", &[], b"", true, true).unwrap();
+        assert!(r.ends_with(b"chunked\r\n\r\n0\r\n\r\n"));
     }
 }

@@ -26,6 +26,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::units::{format_duration, parse_duration};
+
 /// One benchmark scenario, as read from its TOML file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -422,43 +424,6 @@ pub fn select(all: &[Scenario], wanted: &str) -> Result<Vec<Scenario>, ScenarioE
     Ok(out)
 }
 
-/// Parses `10s`, `500ms`, `2m`, `1.5s`, `1h`, `250us`; a bare number is seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration `{s}` (expected e.g. 10s, 500ms, 2m)"))?;
-    let seconds = match unit.trim() {
-        "" | "s" => value,
-        "ms" => value / 1e3,
-        "us" | "µs" => value / 1e6,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "invalid duration `{s}`: unknown unit `{other}` (use us, ms, s, m or h)"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("invalid duration `{s}`: {e}"))
-}
-
-/// Formats a duration the way [`parse_duration`] reads it (`10s`, `500ms`, `1.5s`).
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if d.subsec_millis() == 0 && d.as_secs() > 0 {
-        format!("{}s", d.as_secs())
-    } else if ms < 1000 {
-        format!("{ms}ms")
-    } else {
-        format!("{}s", d.as_secs_f64())
-    }
-}
-
 fn serialize_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_duration(*d))
 }
@@ -471,23 +436,6 @@ fn deserialize_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_round_trip() {
-        for (text, d) in [
-            ("10s", Duration::from_secs(10)),
-            ("500ms", Duration::from_millis(500)),
-            ("2m", Duration::from_secs(120)),
-            ("1.5s", Duration::from_millis(1500)),
-            ("3", Duration::from_secs(3)),
-        ] {
-            assert_eq!(parse_duration(text).unwrap(), d, "{text}");
-        }
-        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(format_duration(Duration::from_millis(200)), "200ms");
-        assert!(parse_duration("10x").is_err());
-        assert!(parse_duration("s").is_err());
-    }
 
     #[test]
     fn sort_order_numbers_then_suffixes() {

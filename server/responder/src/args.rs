@@ -21,14 +21,15 @@ use std::path::PathBuf;
 #[command(
     name = "responder",
     version,
-    about = "Minimal HTTP/1.1 benchmark responder on tcpserver"
+    about = "Minimal HTTP/1.1 benchmark responder on tcpserver",
+    long_about = None
 )]
 pub struct ResponderArgs {
     /// Address to listen on (host:port; port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = host_port)]
     pub listen: String,
     /// Body size in bytes ('a' * BYTES); without it the body is "Hello World!\r\n".
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = payload_size)]
     pub payload: Option<usize>,
     /// Keep connections open between requests, or answer with `Connection: close` and close.
     #[arg(long, value_enum, default_value_t = KeepAlive::On)]
@@ -37,32 +38,32 @@ pub struct ResponderArgs {
     #[arg(long)]
     pub aes128: bool,
     /// Wait this many milliseconds per request (without blocking other connections).
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub sleep_ms: u64,
     /// Worker threads (default: available cores).
-    #[arg(long)]
+    #[arg(long, value_parser = thread_count)]
     pub threads: Option<usize>,
     /// Thread-per-core runtimes with one SO_REUSEPORT listener each, or one shared runtime.
     #[arg(long, value_enum, default_value_t = RuntimeModel::PerCore)]
     pub runtime: RuntimeModel,
     /// Pin worker threads to these CPUs (e.g. "0" or "0,1"; per-core runtime).
-    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = cpu)]
     pub pin_cpus: Vec<usize>,
     /// Serve HTTPS (rustls): with --cert/--key, or a self-signed certificate for "localhost".
     #[arg(long)]
     pub tls: bool,
     /// PEM certificate chain for --tls.
-    #[arg(long, value_name = "FILE", requires = "key")]
+    #[arg(long, value_name = "FILE", requires = "key", value_parser = readable_file)]
     pub cert: Option<PathBuf>,
     /// PEM private key for --tls.
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    #[arg(long, value_name = "FILE", requires = "cert", value_parser = readable_file)]
     pub key: Option<PathBuf>,
     /// Deadline for receiving a whole request head, in milliseconds (slowloris defence); a
     /// request that is still incomplete after one to two times this gets 408 and a close.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub header_timeout_ms: u64,
     /// Close keep-alive connections idle for this many milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 60_000, hide = true)]
+    #[arg(long, value_name = "MS", default_value_t = 60_000, hide = true, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub idle_timeout_ms: u64,
 }
 
@@ -71,6 +72,64 @@ impl Default for ResponderArgs {
         use clap::Parser;
         ResponderArgs::parse_from(["responder"])
     }
+}
+
+/// `--listen`: `HOST:PORT` (`[::1]:8080` for IPv6), checked before anything binds.
+fn host_port(s: &str) -> Result<String, String> {
+    let valid = s.rsplit_once(':').is_some_and(|(host, port)| {
+        let host_ok = match host.strip_prefix('[') {
+            Some(v6) => v6
+                .strip_suffix(']')
+                .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
+            None => {
+                !host.is_empty()
+                    && host.len() <= 253
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+            }
+        };
+        host_ok
+            && !port.is_empty()
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok()
+    });
+    if valid {
+        Ok(s.to_string())
+    } else {
+        Err("expected HOST:PORT, e.g. 127.0.0.1:8080".into())
+    }
+}
+
+/// `--payload`: at most 1 GiB (it is allocated once per worker).
+fn payload_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= 1 << 30 => Ok(n),
+        _ => Err("expected a byte count from 0 to 1073741824".into()),
+    }
+}
+
+/// `--threads`: 1 to 1024.
+fn thread_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err("expected a thread count from 1 to 1024".into()),
+    }
+}
+
+/// One CPU of `--pin-cpus`: below 1024 (`CPU_SETSIZE`).
+fn cpu(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n < 1024 => Ok(n),
+        _ => Err("expected CPU numbers from 0 to 1023, comma-separated".into()),
+    }
+}
+
+/// `--cert`/`--key`: a file that can be opened now.
+fn readable_file(s: &str) -> Result<PathBuf, String> {
+    std::fs::File::open(s)
+        .map(|_| PathBuf::from(s))
+        .map_err(|e| format!("cannot read it: {e}"))
 }
 
 /// `--keep-alive on|off`.

@@ -14,7 +14,22 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = ResponderArgs::parse();
+    let args = match ResponderArgs::try_parse() {
+        Ok(args) => args,
+        Err(e) if e.use_stderr() => {
+            // One line, not clap's usage block.
+            let msg = e.to_string();
+            let line = msg.lines().next().unwrap_or("invalid arguments");
+            let line: String = line
+                .trim_start_matches("error: ")
+                .chars()
+                .take(400)
+                .collect();
+            eprintln!("responder: {line} (see responder --help)");
+            std::process::exit(2);
+        }
+        Err(e) => e.exit(),
+    };
     let listen = args.listen.clone();
     run(args).with_context(|| format!("responder on {listen}"))
 }

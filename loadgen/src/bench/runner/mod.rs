@@ -21,32 +21,45 @@ use crate::bench::results::{
 };
 use crate::bench::scenario::{self, Scenario};
 use crate::sys;
+use crate::units;
 
-pub use placement::{Placement, parse_cpu_list};
+pub use placement::Placement;
 use server::{ServerProcess, ServerSpec, TlsFiles};
 
-/// Options of the scenario runner (`loadgen --scenario ...`).
+/// Options of the scenario runner (`loadgen --scenario ...`), part of loadgen's one command line
+/// (`loadgen/src/cli.rs`).
+///
+/// `duration`, `warmup` and `connections` are not flags of their own here: loadgen's `-d`,
+/// `--warmup` and `-c` fill them when `--scenario` is given (they then override the scenario
+/// files).
 #[derive(clap::Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Scenario runner (with --scenario or --list)")]
 pub struct RunnerArgs {
     /// Run scenarios: an id (`3`), a list (`1,2,1t`) or `all`. See `--list`.
-    #[arg(long, value_name = "ID[,ID...]|all")]
+    #[arg(long, value_name = "ID[,ID...]|all", value_parser = scenario_spec)]
     pub scenario: Option<String>,
     /// List the scenarios and contenders, then exit.
     #[arg(long)]
     pub list: bool,
-    /// Measured time per run, overriding the scenario files (e.g. `5s`).
-    #[arg(long, value_name = "DURATION", value_parser = scenario::parse_duration)]
+    /// Measured time per run, overriding the scenario files (set by `-d`).
+    #[arg(skip)]
     pub duration: Option<Duration>,
-    /// Warm-up time per run, overriding the scenario files (`0s` for none).
-    #[arg(long, value_name = "DURATION", value_parser = scenario::parse_duration)]
+    /// Warm-up time per run, overriding the scenario files (set by `--warmup`).
+    #[arg(skip)]
     pub warmup: Option<Duration>,
-    /// Client connections, overriding the scenario files.
-    #[arg(long, value_name = "N")]
+    /// Client connections, overriding the scenario files (set by `-c`).
+    #[arg(skip)]
     pub connections: Option<usize>,
     /// Server thread counts to sweep, e.g. `1,2,4` (default: powers of two up to the server CPU
     /// count, and that count).
-    #[arg(long, value_name = "N[,N...]", value_delimiter = ',')]
-    pub threads: Vec<usize>,
+    #[arg(
+        id = "server_threads",
+        long = "server-threads",
+        value_name = "N[,N...]",
+        value_delimiter = ',',
+        value_parser = clap::value_parser!(u16).range(1..=1024)
+    )]
+    pub threads: Vec<u16>,
     /// Contenders (repeatable; default: the built-ins). `builtin`, a built-in name
     /// (tcpserver-per-core, tcpserver-shared, hyper), a contender file name from
     /// `<scenarios-dir>/contenders/` (e.g. `nginx`) or path, or `name[tls,aes128,sleep]='command
@@ -64,10 +77,10 @@ pub struct RunnerArgs {
     pub no_plot: bool,
     /// CPUs for the server, e.g. `0` or `0-3` (default: the first half of the available CPUs).
     #[arg(long, value_name = "LIST")]
-    pub server_cpus: Option<String>,
+    pub server_cpus: Option<units::CpuList>,
     /// CPUs for the load generator (default: the CPUs not given to the server).
     #[arg(long, value_name = "LIST")]
-    pub client_cpus: Option<String>,
+    pub client_cpus: Option<units::CpuList>,
     /// Runs of every scenario × contender × thread count, interleaved (A B C A B C ...) so that
     /// machine noise spreads over all contenders; tables and charts show the median and min–max.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_repeat)]
@@ -84,44 +97,25 @@ pub struct RunnerArgs {
     pub server_exe: Option<PathBuf>,
 }
 
-impl RunnerArgs {
-    /// True when the command line asked for the runner (`--scenario` or `--list`).
-    pub fn is_requested(&self) -> bool {
-        self.scenario.is_some() || self.list
+/// `--scenario`: `all`, or ids separated by commas (checked against the files when the run starts).
+fn scenario_spec(s: &str) -> Result<String, String> {
+    let ok = s.len() <= 1000
+        && s.split(',').all(|id| {
+            !id.trim().is_empty()
+                && id.trim().len() <= 64
+                && id
+                    .trim()
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "invalid scenario list `{}` (e.g. 3, 1,2,1t or all)",
+            units::show(s)
+        ))
     }
-}
-
-/// The runner's own command line (`loadgen --scenario ...`), for [`main_from_args`].
-#[derive(clap::Parser, Debug)]
-#[command(
-    name = "loadgen",
-    about = "Benchmark scenario runner: starts each contender, loads it, saves and plots the results"
-)]
-struct RunnerCli {
-    #[command(flatten)]
-    args: RunnerArgs,
-}
-
-/// True if a command line (without the program name) is a runner invocation: it has `--scenario`
-/// (or `--scenario=..`) or `--list`. The runner's `--duration`, `--connections` and `--threads`
-/// differ from the attack flags of the same name, so such command lines are parsed by
-/// [`main_from_args`] instead of the attack parser.
-pub fn is_runner_invocation<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> bool {
-    args.iter().any(|a| {
-        let a = a.as_ref().to_string_lossy();
-        a == "--list" || a == "--scenario" || a.starts_with("--scenario=")
-    })
-}
-
-/// Parses a runner command line (program name first, like `std::env::args_os()`) and runs it.
-/// `--help` and parse errors print and exit like any clap program.
-pub fn main_from_args<I, T>(argv: I) -> anyhow::Result<()>
-where
-    I: IntoIterator<Item = T>,
-    T: Into<std::ffi::OsString> + Clone,
-{
-    use clap::Parser;
-    main(RunnerCli::parse_from(argv).args)
 }
 
 /// Runs the scenario runner.
@@ -148,25 +142,14 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
     let contenders = contenders(&args.contenders, contenders_dir.as_deref())?;
     let placement = Placement::decide(
         &sys::affinity_cpus(),
-        args.server_cpus
-            .as_deref()
-            .map(parse_cpu_list)
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
-        args.client_cpus
-            .as_deref()
-            .map(parse_cpu_list)
-            .transpose()
-            .map_err(anyhow::Error::msg)?,
+        args.server_cpus.clone().map(|c| c.0),
+        args.client_cpus.clone().map(|c| c.0),
     )?;
     let threads = if args.threads.is_empty() {
         placement.default_threads()
     } else {
-        args.threads.clone()
+        args.threads.iter().map(|&t| usize::from(t)).collect()
     };
-    if threads.contains(&0) {
-        bail!("--threads: thread counts must be at least 1");
-    }
     check_open_files(selected.iter().map(|s| s.connections).max().unwrap_or(0))?;
     let exe = match &args.server_exe {
         Some(exe) => exe.clone(),
@@ -620,8 +603,8 @@ fn print_list(all: &[Scenario], dir: Option<&Path>, contenders_dir: Option<&Path
             if s.keep_alive { "on" } else { "off" },
             s.payload,
             extra,
-            scenario::format_duration(s.duration),
-            scenario::format_duration(s.warmup)
+            units::format_duration(s.duration),
+            units::format_duration(s.warmup)
         );
     }
     say!("\ncontenders (--contender NAME; default: the built-ins):");

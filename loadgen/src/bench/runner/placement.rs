@@ -76,33 +76,6 @@ impl Placement {
     }
 }
 
-/// Parses `0,1`, `0-3`, `0-1,4`.
-pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
-    let mut cpus = Vec::new();
-    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let parse = |n: &str| {
-            n.trim()
-                .parse::<usize>()
-                .map_err(|_| format!("invalid CPU `{n}` in `{s}`"))
-        };
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (parse(a)?, parse(b)?);
-                if a > b {
-                    return Err(format!("invalid CPU range `{part}`"));
-                }
-                cpus.extend(a..=b);
-            }
-            None => cpus.push(parse(part)?),
-        }
-    }
-    if cpus.is_empty() {
-        return Err(format!("empty CPU list `{s}`"));
-    }
-    cpus.dedup();
-    Ok(cpus)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,12 +101,5 @@ mod tests {
         let single = Placement::decide(&[3], None, None).unwrap();
         assert!(single.overlaps());
         assert!(Placement::decide(&[0, 1], Some(vec![5]), None).is_err());
-    }
-
-    #[test]
-    fn cpu_lists() {
-        assert_eq!(parse_cpu_list("0-2,5").unwrap(), [0, 1, 2, 5]);
-        assert!(parse_cpu_list("x").is_err());
-        assert!(parse_cpu_list("3-1").is_err());
     }
 }
