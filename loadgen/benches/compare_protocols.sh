@@ -36,7 +36,7 @@ daemon off; master_process on; worker_processes 1; pid $WORK/nginx.pid; error_lo
 events { worker_connections 16384; }
 http {
   access_log off; server_tokens off; default_type text/plain;
-  keepalive_timeout 75s; keepalive_requests 100000000; http2_max_requests 100000000;
+  keepalive_timeout 75s; keepalive_requests 100000000;
   http2_max_concurrent_streams 128;
   client_body_temp_path $WORK/tmp/b; proxy_temp_path $WORK/tmp/p; fastcgi_temp_path $WORK/tmp/f;
   uwsgi_temp_path $WORK/tmp/u; scgi_temp_path $WORK/tmp/s;

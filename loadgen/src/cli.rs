@@ -184,7 +184,8 @@ pub struct LoadArgs {
     /// (2026-11-27T01:00:00Z, +01:00 offsets), Unix seconds, or +DURATION; at most a day ahead.
     #[arg(long, value_name = "TIME", value_parser = units::parse_start_at)]
     pub start_at: Option<SystemTime>,
-    /// Connect to this Unix socket instead of the URL's host (Host header from the URL).
+    /// Connect to this Unix socket instead of the URL's host (plain http:// only; the Host
+    /// header and the path still come from the URL).
     #[arg(long, value_name = "PATH", conflicts_with = "connect_to")]
     pub unix_socket: Option<PathBuf>,
     /// Connect to HOST:PORT instead of the URL's host; the Host header and the TLS server name

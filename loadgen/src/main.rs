@@ -160,8 +160,13 @@ fn attack(a: LoadArgs, shared: &SharedArgs) -> anyhow::Result<()> {
     let Some(url) = a.url else {
         return Err(usage("missing target URL"));
     };
-    if a.unix_socket.is_some() {
-        return Err(usage("--unix-socket is not supported yet by this build"));
+    if let Some(path) = &a.unix_socket {
+        use std::os::unix::fs::FileTypeExt;
+        match std::fs::metadata(path) {
+            Ok(m) if m.file_type().is_socket() => {}
+            Ok(_) => return Err(usage(format!("{} is not a Unix socket", path.display()))),
+            Err(e) => return Err(usage(format!("--unix-socket {}: {e}", path.display()))),
+        }
     }
     let body = match (&a.body, &a.body_file) {
         (Some(b), _) => b.clone().into_bytes(),
@@ -200,6 +205,7 @@ fn attack(a: LoadArgs, shared: &SharedArgs) -> anyhow::Result<()> {
         warmup: shared.warmup.unwrap_or_default(),
         stream: a.stream,
         connect_to: a.connect_to.clone(),
+        unix_socket: a.unix_socket.clone(),
         http2: a.http2,
         h2c: a.h2c,
         streams: a.streams.unwrap_or(1),

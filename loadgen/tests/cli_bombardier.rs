@@ -569,3 +569,69 @@ fn bombardier_templates_render() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `--unix-socket`: a small HTTP/1.1 server on a Unix socket (keep-alive, one thread per
+/// connection) records the first request; the Host header is the URL's.
+#[test]
+fn unix_socket_with_the_host_header_of_the_url() {
+    use std::os::unix::net::UnixListener;
+    let path = std::env::temp_dir().join(format!("loadgen-cli-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).unwrap();
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    got.extend_from_slice(&buf[..n]);
+                    while let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let _ = tx.send(got[..end + 4].to_vec());
+                        got.drain(..end + 4);
+                        if conn
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let socket = path.to_str().unwrap();
+    let out = loadgen(&[
+        "-n",
+        "20",
+        "-c",
+        "2",
+        "--unix-socket",
+        socket,
+        "-pr",
+        "-oj",
+        "http://localhost:8080/u",
+    ]);
+    let v = json(&out);
+    assert_eq!(v["result"]["req2xx"], 20);
+    let first = String::from_utf8(rx.recv().unwrap()).unwrap();
+    assert!(
+        first.starts_with("GET /u HTTP/1.1\r\nHost: localhost:8080\r\n"),
+        "{first}"
+    );
+    // https over a Unix socket, or a path that is not a socket: command-line errors.
+    for args in [
+        &["--unix-socket", socket, "https://localhost/"][..],
+        &["--unix-socket", "/dev/null", "http://localhost/"],
+    ] {
+        let out = Command::new(LOADGEN).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+    let _ = std::fs::remove_file(&path);
+}

@@ -79,10 +79,16 @@ pub(crate) struct Connector {
     /// in one go, Nagle's algorithm never delays anything and the setsockopt is a syscall per
     /// request.
     pub nodelay: bool,
+    /// `--unix-socket`: dial this path instead of `addr` (plain HTTP only).
+    pub unix_socket: Option<std::path::PathBuf>,
 }
 
 impl Connector {
     pub(super) async fn connect(&self) -> io::Result<Stream> {
+        #[cfg(unix)]
+        if let Some(path) = &self.unix_socket {
+            return Ok(Stream::Unix(tokio::net::UnixStream::connect(path).await?));
+        }
         let tcp = match self.connect_tcp().await {
             // Out of ephemeral ports for this source address: from now on, rotate through the
             // spare loopback sources (two more syscalls per connection, so only when needed).
@@ -143,6 +149,8 @@ pub(crate) fn loopback_sources(target: SocketAddr, thread: usize) -> Vec<IpAddr>
 pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
 }
 
 impl AsyncRead for Stream {
@@ -154,6 +162,8 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
         }
     }
 }
@@ -167,6 +177,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
         }
     }
 
@@ -174,6 +186,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            #[cfg(unix)]
+            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
         }
     }
 
@@ -181,6 +195,8 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            #[cfg(unix)]
+            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
         }
     }
 }

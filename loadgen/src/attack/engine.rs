@@ -54,6 +54,7 @@ struct Shared {
     keep_alive: bool,
     timeout: Duration,
     addr: SocketAddr,
+    unix_socket: Option<std::path::PathBuf>,
     tls: Option<(
         tokio_rustls::TlsConnector,
         rustls::pki_types::ServerName<'static>,
@@ -122,9 +123,11 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
     };
     let batch: Arc<[u8]> = request.repeat(cfg.pipeline as usize).into();
     // `--connect-to HOST:PORT`: dial there; `Host` and TLS name still come from the URL.
-    let addr = match &cfg.connect_to {
-        Some(dial) => Target::parse(dial)?.resolve()?,
-        None => target.resolve()?,
+    let addr = match (&cfg.connect_to, &cfg.unix_socket) {
+        (Some(dial), _) => Target::parse(dial)?.resolve()?,
+        // Not dialed (the Unix socket is); the URL's host is only the `Host` header.
+        (None, Some(_)) => SocketAddr::from(([127, 0, 0, 1], target.port)),
+        (None, None) => target.resolve()?,
     };
     let tls = if target.tls {
         let config = tls::client_config(
@@ -163,9 +166,23 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
     }
 
     // One blocking probe so that an unreachable target is one clear error, not a run of errors.
-    if let Err(e) = TcpStream::connect_timeout(&addr, cfg.timeout) {
+    let probe = match &cfg.unix_socket {
+        #[cfg(unix)]
+        Some(path) => std::os::unix::net::UnixStream::connect(path)
+            .map(drop)
+            .map_err(|e| (path.display().to_string(), e)),
+        #[cfg(not(unix))]
+        Some(path) => Err((
+            path.display().to_string(),
+            std::io::ErrorKind::Unsupported.into(),
+        )),
+        None => TcpStream::connect_timeout(&addr, cfg.timeout)
+            .map(drop)
+            .map_err(|e| (addr.to_string(), e)),
+    };
+    if let Err((addr, e)) = probe {
         return Err(AttackError::Unreachable {
-            addr: addr.to_string(),
+            addr,
             reason: e.to_string(),
         });
     }
@@ -193,6 +210,7 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         keep_alive: cfg.keep_alive,
         timeout: cfg.timeout,
         addr,
+        unix_socket: cfg.unix_socket.clone(),
         tls,
         rate: cfg.rate,
         total_connections: cfg.connections,
@@ -406,6 +424,7 @@ fn thread_main(
             next_source: Cell::new(0),
             spread: Cell::new(false),
             nodelay: shared.keep_alive || shared.tls.is_some() || shared.request.len() > 1200,
+            unix_socket: shared.unix_socket.clone(),
         },
         request: shared.request.clone(),
         head_request: shared.head_request,

@@ -58,6 +58,9 @@ pub struct AttackConfig {
     /// Connect to this `HOST:PORT` instead of the URL's host; the `Host` header and the TLS
     /// server name still come from the URL.
     pub connect_to: Option<String>,
+    /// Connect to this Unix socket instead (plain `http://` only); the URL gives the `Host`
+    /// header and the path.
+    pub unix_socket: Option<PathBuf>,
     /// Speak HTTP/2: over TLS (ALPN `h2`) for `https://`, with prior knowledge for `http://`.
     pub http2: bool,
     /// Speak HTTP/2 over cleartext with prior knowledge (h2c); needs an `http://` URL.
@@ -90,6 +93,7 @@ impl Default for AttackConfig {
             warmup: Duration::ZERO,
             stream: false,
             connect_to: None,
+            unix_socket: None,
             http2: false,
             h2c: false,
             streams: 1,
@@ -165,6 +169,11 @@ pub fn check(cfg: &AttackConfig) -> Result<(), AttackError> {
     )?;
     if let Some(dial) = &cfg.connect_to {
         target::Target::parse(dial)?;
+    }
+    if cfg.unix_socket.is_some() && (t.tls || cfg.connect_to.is_some()) {
+        return Err(AttackError::Config(
+            "a Unix socket carries plain http:// only, without --connect-to".into(),
+        ));
     }
     Ok(())
 }
