@@ -272,10 +272,15 @@ enum Act {
     GoAway,
 }
 
-async fn go_away(conn: &mut h2::server::Connection<tokio::net::TcpStream, Bytes>) {
+async fn go_away(mut conn: h2::server::Connection<tokio::net::TcpStream, Bytes>) {
     conn.abrupt_shutdown(h2::Reason::NO_ERROR);
     while conn.accept().await.is_some() {}
     let _ = std::future::poll_fn(|cx| conn.poll_closed(cx)).await;
+    // Never close the socket here: a request the client sent before it read the GOAWAY would
+    // then be unread, and the kernel would answer with a reset that can overtake the GOAWAY
+    // (the client would see peerClosed). The client closes the connection once it has read the
+    // GOAWAY; the test process ends soon after.
+    std::mem::forget(conn);
 }
 
 fn h2_server(on_request: fn(usize) -> Act) -> SocketAddr {
@@ -291,7 +296,7 @@ fn h2_server(on_request: fn(usize) -> Act) -> SocketAddr {
                 let first = on_request(0);
                 if first == Act::GoAway {
                     // Before reading any stream: GOAWAY with last stream 0 refuses them all.
-                    go_away(&mut conn).await;
+                    go_away(conn).await;
                     return;
                 }
                 let mut i = 0;
@@ -306,7 +311,7 @@ fn h2_server(on_request: fn(usize) -> Act) -> SocketAddr {
                         Act::Reset => respond.send_reset(h2::Reason::REFUSED_STREAM),
                         Act::GoAway => {
                             drop(respond);
-                            go_away(&mut conn).await;
+                            go_away(conn).await;
                             return;
                         }
                     }
