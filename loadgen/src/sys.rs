@@ -6,9 +6,13 @@
 //! engine's `--cpus`, the runner's placement, the hyper contender's `--pin-cpus`).
 
 use std::io;
+#[cfg(feature = "bench")]
 use std::os::unix::process::CommandExt;
+#[cfg(feature = "bench")]
 use std::process::Command;
+#[cfg(feature = "bench")]
 use std::sync::Once;
+#[cfg(feature = "bench")]
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// What an OS call refused.
@@ -103,6 +107,7 @@ pub(crate) fn pin_current_thread(cpu: usize) -> Result<(), SysError> {
     set_affinity(&[cpu])
 }
 
+#[cfg(feature = "bench")]
 /// The CPUs the calling thread may run on, ascending (all online CPUs if the kernel will not say).
 pub(crate) fn affinity_cpus() -> Vec<usize> {
     // SAFETY: cpu_set_t is plain data; sched_getaffinity writes at most the size we pass.
@@ -126,6 +131,7 @@ fn configured_cpus() -> usize {
     sysconf_positive(libc::_SC_NPROCESSORS_CONF).unwrap_or_else(online_cpus)
 }
 
+#[cfg(feature = "bench")]
 /// Clock ticks per second, the unit of `/proc/PID/stat`'s CPU times.
 pub(crate) fn clock_ticks_per_second() -> f64 {
     sysconf_positive(libc::_SC_CLK_TCK).map_or(100.0, |t| t as f64)
@@ -208,6 +214,7 @@ pub(crate) fn bind_address_no_port(fd: std::os::fd::RawFd) -> io::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "bench")]
 /// A signal sent to a server's process group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {
@@ -217,6 +224,7 @@ pub(crate) enum Signal {
     Kill,
 }
 
+#[cfg(feature = "bench")]
 /// Sends `signal` to every process of group `pgid` (a group we created; groups 0 and 1 are never
 /// signalled).
 pub(crate) fn signal_process_group(pgid: u32, signal: Signal) {
@@ -234,6 +242,7 @@ pub(crate) fn signal_process_group(pgid: u32, signal: Signal) {
     }
 }
 
+#[cfg(feature = "bench")]
 /// Makes the child of `cmd` the leader of a process group of its own (so the whole server tree can
 /// be signalled), restricted to `cpus`, and killed if this process dies first.
 pub(crate) fn isolate_child(cmd: &mut Command, cpus: CpuSet) {
@@ -254,9 +263,11 @@ pub(crate) fn isolate_child(cmd: &mut Command, cpus: CpuSet) {
     }
 }
 
+#[cfg(feature = "bench")]
 /// The process group killed on SIGINT/SIGTERM (0: none).
 static INTERRUPT_GROUP: AtomicI32 = AtomicI32::new(0);
 
+#[cfg(feature = "bench")]
 /// Servers live in their own process groups, so Ctrl-C reaches only the runner: from now on, on
 /// SIGINT or SIGTERM, kill group `pgid`, then exit with 128 + the signal.
 pub(crate) fn kill_group_on_interrupt(pgid: u32) {
@@ -282,6 +293,7 @@ pub(crate) fn kill_group_on_interrupt(pgid: u32) {
     INTERRUPT_GROUP.store(i32::try_from(pgid).unwrap_or(0), Ordering::SeqCst);
 }
 
+#[cfg(feature = "bench")]
 /// Undoes [`kill_group_on_interrupt`] for `pgid` (if it is still the one registered).
 pub(crate) fn forget_group_on_interrupt(pgid: u32) {
     let pgid = i32::try_from(pgid).unwrap_or(0);
@@ -310,6 +322,7 @@ mod tests {
         assert!(matches!(CpuSet::new(&[]), Err(SysError::NoCpus)));
     }
 
+    #[cfg(feature = "bench")]
     #[test]
     fn pins_and_reads_back() {
         let mine = affinity_cpus();
@@ -335,6 +348,7 @@ mod tests {
         }
         std::hint::black_box(x);
         assert!(process_cpu_seconds() >= before);
+        #[cfg(feature = "bench")]
         assert!(clock_ticks_per_second() > 0.0);
     }
 }
