@@ -132,6 +132,8 @@ fn urls_and_modes_are_checked_before_anything_runs() {
         &["--unix-socket", "/nonexistent", "--connect-to", "h:1", URL],
         &["-n", "1", "--warmup", "1s", URL],
         &["-s", "-H", "Content-Length: 1", URL],
+        // A CPU this process may not run on (CPU lists allow 0 to 1023).
+        &["--cpus", "1023", URL],
         &["--bogus", URL],
         &[],
     ] {
