@@ -226,10 +226,7 @@ impl BodyDecoder {
                         (_, n) => State::Data(n),
                     };
                 }
-                _ => {
-                    self.framing_byte(buf[pos])?;
-                    pos += 1;
-                }
+                _ => pos += self.framing(&buf[pos..]).ok_or(ParseError::InvalidChunk)?,
             }
         }
         Ok(pos)
@@ -256,60 +253,74 @@ impl BodyDecoder {
         self.is_done()
     }
 
-    /// Advances over one byte of chunked framing: a chunk-size line, the CRLF after chunk data,
-    /// a trailer line or the final empty line.
-    fn framing_byte(&mut self, b: u8) -> Result<(), ParseError> {
-        use State::*;
-        self.line += 1;
-        if self.line > MAX_LINE {
-            return Err(ParseError::InvalidChunk);
+    /// Runs the chunked-framing byte machine over `bytes` (chunk-size lines, the CRLF after chunk
+    /// data, trailer lines, the final empty line) until chunk data or the end of the body, and
+    /// returns how many bytes it consumed; `None` on broken framing.
+    fn framing(&mut self, bytes: &[u8]) -> Option<usize> {
+        // In locals: this runs once per byte, and a response is mostly these bytes and its head.
+        let (mut state, mut line) = (self.state, self.line);
+        let mut used = 0;
+        for &b in bytes {
+            line += 1;
+            if line > MAX_LINE {
+                return None;
+            }
+            state = framing_step(state, b)?;
+            used += 1;
+            // Only a line's end is an LF that passes.
+            if b == b'\n' {
+                line = 0;
+                if matches!(state, State::Data(_) | State::Done) {
+                    break;
+                }
+            }
         }
-        let next = match (self.state, b) {
-            (Size { value, digits }, b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F') => {
-                if digits == MAX_SIZE_DIGITS {
-                    return Err(ParseError::InvalidChunk);
-                }
-                let digit = match b {
-                    b'0'..=b'9' => b - b'0',
-                    _ => (b | 0x20) - b'a' + 10,
-                };
-                Size {
-                    value: (value << 4) | u64::from(digit),
-                    digits: digits + 1,
-                }
-            }
-            // An empty chunk size (httparse reads it as 0): RFC 9112 7.1 needs a digit.
-            (Size { digits: 0, .. }, _) => return Err(ParseError::InvalidChunk),
-            (Size { value, .. } | SizeSpace { value }, b' ' | b'\t') => SizeSpace { value },
-            (Size { value, .. } | SizeSpace { value }, b';') => Extension { value },
-            (Size { value, .. } | SizeSpace { value } | Extension { value }, b'\r') => {
-                SizeLf { value }
-            }
-            (Extension { value }, _) if is_field_byte(b) => Extension { value },
-            (SizeLf { value: 0 }, b'\n') => self.end_line(LineStart),
-            (SizeLf { value }, b'\n') => self.end_line(Data(value)),
-            (DataCr, b'\r') => DataLf,
-            (DataLf, b'\n') => self.end_line(Size {
-                value: 0,
-                digits: 0,
-            }),
-            (LineStart, b'\r') => FinalLf,
-            (LineStart | TrailerName, _) if is_tchar(b) => TrailerName,
-            (TrailerName, b':') => TrailerValue,
-            (TrailerValue, b'\r') => TrailerLf,
-            (TrailerValue, _) if is_field_byte(b) => TrailerValue,
-            (TrailerLf, b'\n') => self.end_line(LineStart),
-            (FinalLf, b'\n') => self.end_line(Done),
-            _ => return Err(ParseError::InvalidChunk),
-        };
-        self.state = next;
-        Ok(())
+        self.state = state;
+        self.line = line;
+        Some(used)
     }
+}
 
-    fn end_line(&mut self, next: State) -> State {
-        self.line = 0;
-        next
-    }
+/// The state after byte `b` of chunked framing in `state`; `None` if `b` is not allowed there.
+#[inline]
+fn framing_step(state: State, b: u8) -> Option<State> {
+    use State::*;
+    Some(match (state, b) {
+        (Size { value, digits }, b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F') => {
+            if digits == MAX_SIZE_DIGITS {
+                return None;
+            }
+            let digit = match b {
+                b'0'..=b'9' => b - b'0',
+                _ => (b | 0x20) - b'a' + 10,
+            };
+            Size {
+                value: (value << 4) | u64::from(digit),
+                digits: digits + 1,
+            }
+        }
+        // An empty chunk size (httparse reads it as 0): RFC 9112 7.1 needs a digit.
+        (Size { digits: 0, .. }, _) => return None,
+        (Size { value, .. } | SizeSpace { value }, b' ' | b'\t') => SizeSpace { value },
+        (Size { value, .. } | SizeSpace { value }, b';') => Extension { value },
+        (Size { value, .. } | SizeSpace { value } | Extension { value }, b'\r') => SizeLf { value },
+        (Extension { value }, _) if is_field_byte(b) => Extension { value },
+        (SizeLf { value: 0 }, b'\n') => LineStart,
+        (SizeLf { value }, b'\n') => Data(value),
+        (DataCr, b'\r') => DataLf,
+        (DataLf, b'\n') => Size {
+            value: 0,
+            digits: 0,
+        },
+        (LineStart, b'\r') => FinalLf,
+        (LineStart | TrailerName, _) if is_tchar(b) => TrailerName,
+        (TrailerName, b':') => TrailerValue,
+        (TrailerValue, b'\r') => TrailerLf,
+        (TrailerValue, _) if is_field_byte(b) => TrailerValue,
+        (TrailerLf, b'\n') => LineStart,
+        (FinalLf, b'\n') => Done,
+        _ => return None,
+    })
 }
 
 /// A byte allowed in a field value or a chunk extension: no control character but tab
