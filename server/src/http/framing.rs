@@ -260,7 +260,17 @@ impl BodyDecoder {
         // In locals: this runs once per byte, and a response is mostly these bytes and its head.
         let (mut state, mut line) = (self.state, self.line);
         let mut used = 0;
-        for &b in bytes {
+        while let Some(&b) = bytes.get(used) {
+            if line == 0
+                && let Some((n, next)) = whole_line(state, &bytes[used..])
+            {
+                used += n;
+                state = next;
+                if matches!(state, State::Data(_) | State::Done) {
+                    break;
+                }
+                continue;
+            }
             line += 1;
             if line > MAX_LINE {
                 return None;
@@ -290,12 +300,8 @@ fn framing_step(state: State, b: u8) -> Option<State> {
             if digits == MAX_SIZE_DIGITS {
                 return None;
             }
-            let digit = match b {
-                b'0'..=b'9' => b - b'0',
-                _ => (b | 0x20) - b'a' + 10,
-            };
             Size {
-                value: (value << 4) | u64::from(digit),
+                value: (value << 4) | hex_digit(b),
                 digits: digits + 1,
             }
         }
@@ -320,6 +326,50 @@ fn framing_step(state: State, b: u8) -> Option<State> {
         (TrailerLf, b'\n') => LineStart,
         (FinalLf, b'\n') => Done,
         _ => return None,
+    })
+}
+
+/// The common lines of chunked framing when all their bytes are at hand: a chunk size without
+/// extensions, the CRLF after chunk data, the final empty line. The bytes used and the state
+/// after them, as the byte machine would reach it; `None` for anything else (the byte machine
+/// decides, errors included).
+#[inline]
+fn whole_line(state: State, bytes: &[u8]) -> Option<(usize, State)> {
+    match state {
+        State::Size { digits: 0, .. } => {
+            let max = usize::from(MAX_SIZE_DIGITS);
+            let digits = bytes
+                .iter()
+                .take(max + 1)
+                .position(|b| !b.is_ascii_hexdigit())?;
+            if digits == 0 || !bytes[digits..].starts_with(b"\r\n") {
+                return None;
+            }
+            let value = (bytes[..digits].iter()).fold(0, |v, &b| (v << 4) | hex_digit(b));
+            let next = if value == 0 {
+                State::LineStart
+            } else {
+                State::Data(value)
+            };
+            Some((digits + 2, next))
+        }
+        State::DataCr if bytes.starts_with(b"\r\n") => Some((
+            2,
+            State::Size {
+                value: 0,
+                digits: 0,
+            },
+        )),
+        State::LineStart if bytes.starts_with(b"\r\n") => Some((2, State::Done)),
+        _ => None,
+    }
+}
+
+/// The value of a hex digit (`b` is one).
+fn hex_digit(b: u8) -> u64 {
+    u64::from(match b {
+        b'0'..=b'9' => b - b'0',
+        _ => (b | 0x20) - b'a' + 10,
     })
 }
 
@@ -380,11 +430,22 @@ mod tests {
             feed(BodyKind::Chunked, b"a\r\n0123456789\r\n0\r\n\r\n", 3),
             Ok(Some(20))
         );
-        assert_eq!(
-            feed(BodyKind::Chunked, b"fFfFfFfFfFfFfFfF\r\n", 5),
-            Ok(None),
-            "16 hex digits fit"
-        );
+        for step in [5, 100] {
+            assert_eq!(
+                feed(BodyKind::Chunked, b"fFfFfFfFfFfFfFfF\r\n", step),
+                Ok(None),
+                "16 hex digits fit"
+            );
+            assert_eq!(
+                feed(
+                    BodyKind::Chunked,
+                    b"00000000000000001\r\nx\r\n0\r\n\r\n",
+                    step
+                ),
+                Err(ParseError::InvalidChunk),
+                "17 do not, even as leading zeros"
+            );
+        }
     }
 
     #[test]
