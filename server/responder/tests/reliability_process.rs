@@ -7,8 +7,7 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "../../tests/reliability_support/mod.rs"]
-mod reliability_support;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -20,7 +19,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use reliability_support::{PATIENCE, raise_nofile, read_one_response, runtime};
+use support::{PATIENCE, eventually, raise_nofile, read_one_response, runtime};
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
@@ -88,6 +87,13 @@ impl ResponderProcess {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS");
         kb * 1024
+    }
+
+    /// Descriptors open in the child (its listener and connections included).
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("proc fd")
+            .count()
     }
 
     /// User + system CPU time of the child.
@@ -233,6 +239,7 @@ fn ten_thousand_idle_keep_alive_connections_rss_per_connection() {
     let addr = server.addr;
     let (before, after, held) = runtime().block_on(async {
         // Warm up allocator arenas and the runtime on both threads.
+        let idle_fds = server.open_fds();
         let mut warm = Vec::new();
         for _ in 0..64 {
             let (stream, status) = request_on_new(addr, PATIENCE).await;
@@ -240,7 +247,8 @@ fn ten_thousand_idle_keep_alive_connections_rss_per_connection() {
             warm.push(stream);
         }
         drop(warm);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The server has closed the warm-up connections.
+        eventually(|| server.open_fds() <= idle_fds).await;
         let before = server.rss();
         let per_task = CONNECTIONS / 50;
         let tasks: Vec<_> = (0..50)
@@ -260,7 +268,8 @@ fn ten_thousand_idle_keep_alive_connections_rss_per_connection() {
         for t in tasks {
             held.extend(t.await.expect("connect task"));
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Measured while the server holds every connection.
+        eventually(|| server.open_fds() >= idle_fds + CONNECTIONS).await;
         let after = server.rss();
         // Still served: one more request on a few of them.
         for stream in held.iter_mut().step_by(1000) {
