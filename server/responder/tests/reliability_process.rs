@@ -15,11 +15,11 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use support::{PATIENCE, eventually, raise_nofile, read_one_response, runtime};
+use support::{PATIENCE, raise_nofile, read_one_response, runtime, within};
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
@@ -239,16 +239,20 @@ fn ten_thousand_idle_keep_alive_connections_rss_per_connection() {
     let addr = server.addr;
     let (before, after, held) = runtime().block_on(async {
         // Warm up allocator arenas and the runtime on both threads.
-        let idle_fds = server.open_fds();
         let mut warm = Vec::new();
         for _ in 0..64 {
             let (stream, status) = request_on_new(addr, PATIENCE).await;
             assert_eq!(status, Some(200));
             warm.push(stream);
         }
-        drop(warm);
-        // The server has closed the warm-up connections.
-        eventually(|| server.open_fds() <= idle_fds).await;
+        // Close them and wait until the server has closed its side too (EOF after our FIN).
+        for mut stream in warm {
+            stream.shutdown().await.expect("half-close");
+            let mut rest = Vec::new();
+            within(stream.read_to_end(&mut rest))
+                .await
+                .expect("server closes after the client's FIN");
+        }
         let before = server.rss();
         let per_task = CONNECTIONS / 50;
         let tasks: Vec<_> = (0..50)
@@ -269,7 +273,11 @@ fn ten_thousand_idle_keep_alive_connections_rss_per_connection() {
             held.extend(t.await.expect("connect task"));
         }
         // Measured while the server holds every connection.
-        eventually(|| server.open_fds() >= idle_fds + CONNECTIONS).await;
+        let open = server.open_fds();
+        assert!(
+            open >= CONNECTIONS,
+            "the server holds only {open} descriptors"
+        );
         let after = server.rss();
         // Still served: one more request on a few of them.
         for stream in held.iter_mut().step_by(1000) {
