@@ -77,7 +77,7 @@ fn rate_is_held_to_its_schedule() {
     // Completions per second: never above the rate, at most 20% below it.
     let mean = r.result.rps.mean;
     assert!(
-        mean <= RATE + 0.5 && mean >= RATE * 0.8,
+        (RATE * 0.8..=RATE + 0.5).contains(&mean),
         "{mean} requests/s"
     );
     let corrected = r
