@@ -75,7 +75,8 @@ pub(crate) struct Shared {
     /// The TLS configuration, if the listeners speak TLS.
     pub(crate) tls: Option<Arc<crate::tls::Reloadable>>,
     /// Copies of every listening socket, for a hand-over to a new process; emptied when the
-    /// server stops accepting (so that a stopped server holds no listening socket).
+    /// server stops accepting or any accept loop ends (so that no listening socket stays open
+    /// without an accept loop).
     pub(crate) hand_over: Mutex<Vec<crate::listener::HandOverSocket>>,
     /// Set in a process started by a hand-over: tells the previous process that we serve.
     pub(crate) handed_over_ready: Mutex<Option<std::os::fd::OwnedFd>>,
@@ -173,10 +174,15 @@ impl Shared {
         }
     }
 
+    /// No hand-over any more: closes the copies of the listening sockets.
+    pub(crate) fn drop_hand_over_copies(&self) {
+        lock(&self.hand_over).clear();
+    }
+
     /// Stops accepting (idempotent).
     pub(crate) fn begin_stop(&self) {
         self.stopping.store(true, Ordering::Release);
-        lock(&self.hand_over).clear();
+        self.drop_hand_over_copies();
         self.stop.cancel();
         self.events.notify_waiters();
     }
@@ -392,6 +398,11 @@ impl ServerHandle {
     /// kernel's sockets meanwhile, so no client is refused; Unix socket files stay in place
     /// (the new process removes them when it stops).
     ///
+    /// The new program must be this process's child (started directly, or by a wrapper that
+    /// `exec`s it): it checks that the sockets were meant for it by its parent's pid. After a
+    /// hand-over from the per-core model with `reuse_port`, each worker's socket is one
+    /// listener of the new server (so none of the `SO_REUSEPORT` group is closed).
+    ///
     /// Returns the new process. If it cannot be started, or exits before it is ready, this
     /// server goes on serving and [`Error::HandOver`](crate::Error::HandOver) is returned.
     /// Dropping the future (e.g. at a timeout of yours) kills the new process if it is not
@@ -413,7 +424,10 @@ impl ServerHandle {
     ///             let mut next = std::process::Command::new(std::env::current_exe().unwrap());
     ///             next.args(std::env::args_os().skip(1));
     ///             match tokio::time::timeout(Duration::from_secs(30), handle.hand_over(next, Duration::from_secs(60))).await {
-    ///                 Ok(Ok(child)) => break tracing::info!(pid = child.id(), "handed over"),
+    ///                 Ok(Ok(child)) => {
+    ///                     tracing::info!(pid = child.id(), "handed over");
+    ///                     break;
+    ///                 }
     ///                 Ok(Err(e)) => tracing::error!(error = %e, "still serving"),
     ///                 Err(_) => tracing::error!("the new process was not ready in time; still serving"),
     ///             }
@@ -445,7 +459,7 @@ impl ServerHandle {
             let list = lock(&shared.hand_over);
             if self.is_shutting_down() || list.is_empty() {
                 return Err(crate::Error::HandOver(std::io::Error::other(
-                    "the server is shutting down",
+                    "the server is shutting down (or no longer accepts)",
                 )));
             }
             list.iter()

@@ -120,10 +120,17 @@ async fn systemd_socket_activation_in_a_child_process() {
         .env("LISTEN_FDNAMES", "web")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    // SAFETY: dup2 is async-signal-safe; it makes the listener fd 3 (without close-on-exec).
+    // SAFETY: dup2 and fcntl are async-signal-safe; they make the listener fd 3 without
+    // close-on-exec (dup2 onto itself would keep the flag, so a listener that already is fd 3
+    // gets it cleared).
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
+            let ok = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0) >= 0
+            } else {
+                libc::dup2(fd, 3) >= 0
+            };
+            if !ok {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
