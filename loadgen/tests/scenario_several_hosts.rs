@@ -172,7 +172,7 @@ fn three_load_hosts_merge_exactly() {
     // The load hosts: one start time for all, a few seconds ahead (whole seconds, RFC 3339).
     let start = SystemTime::now() + Duration::from_secs(4);
     let start_secs = start.duration_since(UNIX_EPOCH).unwrap().as_secs() + 1;
-    let start_at = loadgen::bench::results::rfc3339(UNIX_EPOCH + Duration::from_secs(start_secs));
+    let start_at = loadgen::units::format_timestamp(UNIX_EPOCH + Duration::from_secs(start_secs));
     let loads: Vec<Child> = clients
         .iter()
         .map(|(ns, srv_ip)| {

@@ -62,6 +62,7 @@ mod connection;
 mod error;
 mod hand_over;
 mod handle;
+mod host_port;
 mod listener;
 mod options;
 mod server;
@@ -90,8 +91,10 @@ pub use builder::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LOOPS, ServerBuilder};
 pub use connection::Connection;
 pub use error::Error;
 pub use handle::ServerHandle;
+pub use host_port::split_host_port;
 pub use options::ListenOptions;
 pub use server::Server;
+pub use sys::{CpuSet, CpuSetError};
 pub use systemd::systemd_listeners;
 pub use timeout::TimeoutExt;
 

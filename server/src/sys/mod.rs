@@ -12,6 +12,9 @@ mod fallback;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use fallback::*;
 
+mod cpu_set;
+pub use cpu_set::{CpuSet, CpuSetError};
+
 use socket2::Socket;
 
 use crate::Error;

@@ -204,7 +204,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
         None
     };
     let mut manifest = RunManifest {
-        started_at: results::rfc3339(started),
+        started_at: units::format_timestamp(started),
         command: command_line(),
         machine: machine.clone(),
         server_cpus: placement.server.clone(),
@@ -416,7 +416,7 @@ impl Job<'_> {
         }
         let server_before = server.stats();
         let client_before = sys::process_cpu_seconds();
-        let started_at = results::rfc3339(SystemTime::now());
+        let started_at = units::format_timestamp(SystemTime::now());
         let report = attack::run(&AttackConfig {
             duration: Some(s.duration),
             ..base
@@ -663,7 +663,7 @@ fn check_open_files(connections: usize) -> anyhow::Result<()> {
 }
 
 fn new_run_dir(results_dir: &Path, started: SystemTime) -> anyhow::Result<PathBuf> {
-    let base = results::dir_timestamp(started);
+    let base = units::format_dir_timestamp(started);
     for n in 0..100 {
         let name = if n == 0 {
             base.clone()

@@ -55,9 +55,11 @@ pub(crate) struct ServerSpec<'a> {
 }
 
 impl ServerSpec<'_> {
-    /// The server's CPUs, checked before the fork.
+    /// The server's CPUs as a set, built before the fork. They were checked against the CPUs
+    /// this process may use by [`Placement::decide`](super::Placement::decide), before the runner
+    /// restricted itself to the client CPUs (so they need not be in its mask now).
     fn cpu_set(&self) -> anyhow::Result<CpuSet> {
-        CpuSet::new(&self.cpus).context("server CPUs")
+        CpuSet::new(self.cpus.iter().copied()).context("server CPUs")
     }
 }
 
