@@ -2,7 +2,7 @@
 //! non-listening socket refused, and systemd socket activation in a child process (this test
 //! binary run again with the listener as fd 3 and `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES`).
 
-mod lib_support;
+mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use lib_support::within;
+use support::within;
 use tcpserver::{Connection, Error, ListenAddr, ServerBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -120,15 +120,15 @@ async fn systemd_socket_activation_in_a_child_process() {
         .env("LISTEN_FDNAMES", "web")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    // SAFETY: dup2 and fcntl are async-signal-safe; they make the listener fd 3 without
-    // close-on-exec (dup2 onto itself would keep the flag, so a listener that already is fd 3
-    // gets it cleared).
+    // SAFETY: dup2 and fcntl are async-signal-safe. They make the listener fd 3 without
+    // close-on-exec: dup2 clears the flag on the copy, but does nothing when the listener is fd 3
+    // already (then its flag is cleared with fcntl, or the child finds no fd 3).
     unsafe {
         cmd.pre_exec(move || {
             let ok = if fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0) >= 0
+                libc::fcntl(3, libc::F_SETFD, 0) == 0
             } else {
-                libc::dup2(fd, 3) >= 0
+                libc::dup2(fd, 3) == 3
             };
             if !ok {
                 return Err(std::io::Error::last_os_error());
@@ -190,7 +190,7 @@ async fn a_failed_hand_over_leaves_the_server_serving() {
         .unwrap_err();
     assert!(matches!(err, Error::HandOver(_)), "{err:?}");
     assert!(!handle.is_shutting_down());
-    assert_eq!(lib_support::read_all(addr).await.unwrap(), b"hello");
+    assert_eq!(support::read_all(addr).await.unwrap(), b"hello");
     handle.shutdown(Duration::ZERO);
     let err = within(handle.hand_over(Command::new("true"), Duration::from_secs(5)))
         .await
