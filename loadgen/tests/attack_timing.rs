@@ -1,11 +1,11 @@
 //! `-d` stops on time, `-r` holds its rate, warmup is not recorded.
 
-mod attack_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use attack_support::TestServer;
 use loadgen::attack::{AttackConfig, run};
+use support::TestServer;
 
 #[test]
 fn duration_stops_on_time() {

@@ -3,10 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::ListenAddr;
@@ -59,15 +60,14 @@ pub(crate) struct Shared {
     /// Tickets left for `max_accept` (`u64::MAX`: unlimited).
     tickets: AtomicU64,
     max_accept: Option<u64>,
-    /// Connections accepted against a ticket; reaching `max_accept` starts a graceful shutdown.
-    ticketed: AtomicU64,
     pub(crate) limit: Option<Semaphore>,
     /// Stop accepting (graceful shutdown, halt, `max_accept` reached or a fatal accept error).
     pub(crate) stop: CancellationToken,
     stopping: AtomicBool,
     halted: AtomicBool,
     done: AtomicBool,
-    /// Graceful deadline; `None` waits forever.
+    /// Graceful deadline; `None` waits forever. A tokio instant, so that tests can run the
+    /// deadline on tokio's paused clock.
     deadline: Mutex<Option<Instant>>,
     /// Woken when the last connection closes while stopping, on halt, on a new deadline, at the end.
     events: Notify,
@@ -97,7 +97,6 @@ impl Shared {
             accepted: AtomicU64::new(0),
             tickets: AtomicU64::new(max_accept.unwrap_or(u64::MAX)),
             max_accept,
-            ticketed: AtomicU64::new(0),
             limit: max_connections.map(Semaphore::new),
             stop: CancellationToken::new(),
             stopping: AtomicBool::new(false),
@@ -127,12 +126,13 @@ impl Shared {
         }
     }
 
-    /// Counts a newly accepted connection; starts the shutdown when `max_accept` is reached.
+    /// Counts a newly accepted connection; starts the shutdown when `max_accept` is reached
+    /// (every accept took a ticket first, so `accepted` never passes `max_accept`).
     pub(crate) fn on_accepted(&self) {
-        self.accepted.fetch_add(1, Ordering::Relaxed);
+        let accepted = self.accepted.fetch_add(1, Ordering::AcqRel) + 1;
         self.active.fetch_add(1, Ordering::AcqRel);
         if let Some(max) = self.max_accept
-            && self.ticketed.fetch_add(1, Ordering::AcqRel) + 1 >= max
+            && accepted >= max
         {
             tracing::debug!(max, "max_accept reached, shutting down");
             self.begin_stop();
@@ -188,7 +188,7 @@ impl Shared {
                 Some(d) => {
                     tokio::select! {
                         _ = &mut notified => {}
-                        _ = tokio::time::sleep_until(d.into()) => {}
+                        _ = tokio::time::sleep_until(d) => {}
                     }
                 }
                 None => notified.await,
@@ -211,7 +211,7 @@ impl Shared {
                 Some(d) => {
                     tokio::select! {
                         _ = &mut notified => {}
-                        _ = tokio::time::sleep_until(d.into()) => {}
+                        _ = tokio::time::sleep_until(d) => {}
                     }
                 }
                 None => notified.await,

@@ -1,7 +1,7 @@
 //! Runs every example binary briefly: each prints `listening on ADDR`, serves real clients and
 //! exits by itself (`--max-accept N`) or on a signal.
 
-mod lib_support;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use lib_support::{LONG, pattern, tls_connect, within};
+use support::{PATIENCE, pattern, tls_connect, within};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -83,7 +83,7 @@ impl Running {
                 assert!(status.success(), "example exited with {status}");
                 break;
             }
-            if started.elapsed() > LONG {
+            if started.elapsed() > PATIENCE {
                 let _ = self.child.kill();
                 panic!("example did not exit");
             }
@@ -180,7 +180,7 @@ async fn echo_tls_example() {
         let _ = within(s.read_to_end(&mut rest)).await;
         if i == 1 {
             assert_eq!(
-                lib_support::handshake_kind(&s),
+                support::handshake_kind(&s),
                 Some(tcpserver::rustls::HandshakeKind::Resumed)
             );
         }
@@ -339,7 +339,7 @@ async fn graceful_shutdown_example() {
     // SIGINT: the server stops accepting but this connection is still served.
     interrupt(&run);
     let addr = run.addr;
-    lib_support::eventually(|| std::net::TcpStream::connect(addr).is_err()).await;
+    support::eventually(|| std::net::TcpStream::connect(addr).is_err()).await;
     s.get_mut().write_all(b"still here\n").await.unwrap();
     line.clear();
     within(s.read_line(&mut line)).await.unwrap();

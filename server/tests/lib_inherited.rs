@@ -2,7 +2,7 @@
 //! non-listening socket refused, and systemd socket activation in a child process (this test
 //! binary run again with the listener as fd 3 and `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES`).
 
-mod lib_support;
+mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use lib_support::within;
+use support::within;
 use tcpserver::{Connection, Error, ListenAddr, ServerBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -120,10 +120,17 @@ async fn systemd_socket_activation_in_a_child_process() {
         .env("LISTEN_FDNAMES", "web")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    // SAFETY: dup2 is async-signal-safe; it makes the listener fd 3 (without close-on-exec).
+    // SAFETY: dup2 and fcntl are async-signal-safe. They make the listener fd 3 without
+    // close-on-exec: dup2 clears the flag on the copy, but does nothing when the listener is fd 3
+    // already (then its flag is cleared with fcntl, or the child finds no fd 3).
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
+            let ok = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0) == 0
+            } else {
+                libc::dup2(fd, 3) == 3
+            };
+            if !ok {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

@@ -3,14 +3,14 @@
 //! the handler untouched; junk and malformed headers close the connection with a typed error.
 #![cfg(feature = "proxy-protocol")]
 
-mod lib_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use lib_support::within;
+use support::within;
 use tcpserver::proxy_protocol::{ProxyHeader, ProxyHeaderError, read_header};
 use tcpserver::{Connection, Server, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
