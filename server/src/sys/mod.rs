@@ -1,6 +1,7 @@
-//! Operating-system specific code, chosen once with `cfg`: Linux gets the real socket options and
-//! zero-copy system calls, other platforms a fallback that reports [`Error::Unsupported`]
-//! (options) or copies through user space (zero-copy).
+//! Operating-system specific code, chosen once with `cfg`: Linux gets the real socket options,
+//! zero-copy system calls and CPU affinity, other platforms a fallback that reports
+//! [`Error::Unsupported`] (options), copies through user space (zero-copy) or reports
+//! `io::ErrorKind::Unsupported` (affinity). The portable [`CpuSet`] (`cpu_set.rs`) is public.
 
 #[cfg(target_os = "linux")]
 mod linux;
