@@ -33,7 +33,7 @@ RUN cargo build --release --locked -p loadgen -p tcpserver-responder --bins \
     && mkdir -p /out \
     && cp target/release/loadgen target/release/responder /out/
 
-# ---- runtime stage: slim Debian, binaries + scenarios + font + nginx, any non-root uid ----
+# ---- runtime stage: slim Debian, binaries + scenarios + nginx, any non-root uid ----
 FROM ${RUNTIME_IMAGE} AS runtime
 # nginx is an optional contender for the static scenarios (Debian's package, as on the dev machines).
 RUN apt-get update \
@@ -42,7 +42,8 @@ RUN apt-get update \
 WORKDIR /bench
 COPY --from=build /out/loadgen /out/responder /usr/local/bin/
 COPY scenarios/ /bench/scenarios/
-COPY assets/fonts/ /bench/assets/fonts/
+# The chart font is compiled into loadgen (include_bytes!); its licence travels with the binary.
+COPY assets/fonts/DejaVuSans-LICENSE.txt /usr/share/doc/loadgen/
 # Runs as uid 10001 by default, and as any other uid (`docker run --user "$(id -u):$(id -g)"`, so
 # that files in a mounted results folder belong to the user): results/ is writable by everyone
 # (like /tmp) for an unmounted run, HOME is /tmp, and the runner's and nginx's work files go to

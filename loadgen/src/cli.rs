@@ -6,15 +6,20 @@
 //! connections, duration and warm-up, or, with `--scenario`, overrides of the scenario files.
 //! `--threads` is the load generator's client threads; the runner's server thread counts are
 //! `--server-threads`.
+//!
+//! Built without the `bench` feature, the runner's flags and the `plot`, `compare` and `serve`
+//! subcommands are not in this command line; asking for one is a one-line error saying so.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
+#[cfg(feature = "bench")]
 use loadgen::bench::runner::RunnerArgs;
 use loadgen::report::UserTemplate;
 use loadgen::units::{self, show};
 
+#[cfg(feature = "bench")]
 const AFTER_HELP: &str = "\
 Modes:
   loadgen [OPTIONS] URL               load test (bombardier 1.2.5's flags and output)
@@ -27,6 +32,41 @@ Differences from bombardier: loadgen has one HTTP/1.1 client (--fasthttp and --h
 -a works with it), -r accepts fractions and measures latency from the intended send time too,
 -o json adds percentiles, error classes and the HDR histogram to bombardier's schema.";
 
+#[cfg(not(feature = "bench"))]
+const AFTER_HELP: &str = "\
+Modes:
+  loadgen [OPTIONS] URL               load test (bombardier 1.2.5's flags and output)
+  loadgen merge FILE...               merge JSON reports exactly
+(Built without the benchmark runner: the `bench` feature adds --scenario, plot and compare.)
+
+Differences from bombardier: loadgen has one HTTP/1.1 client (--fasthttp and --http1 select it,
+-a works with it), -r accepts fractions and measures latency from the intended send time too,
+-o json adds percentiles, error classes and the HDR histogram to bombardier's schema.";
+
+/// The benchmark layer's flags and subcommands: a build without the `bench` feature names them
+/// when they are asked for (a test of the default build keeps the list equal to the runner's).
+#[cfg(any(test, not(feature = "bench")))]
+pub const BENCH_FLAGS: &[&str] = &[
+    "--scenario",
+    "--list",
+    "--server-threads",
+    "--contender",
+    "--scenarios-dir",
+    "--results-dir",
+    "--no-plot",
+    "--server-cpus",
+    "--client-cpus",
+    "--repeat",
+    "--fail-threshold",
+    "--allow-failures",
+    "--server-exe",
+];
+
+/// Why a flag or subcommand of the benchmark layer is refused (`--no-default-features`).
+#[cfg(not(feature = "bench"))]
+pub const WITHOUT_BENCH: &str = "part of the benchmark layer, and this loadgen was built without \
+     it (cargo feature `bench`, on by default)";
+
 /// A bombardier-compatible HTTP/1.1 load generator with exact HDR latency histograms, and the
 /// tcpserver benchmark scenario runner.
 #[derive(Parser, Debug)]
@@ -36,6 +76,12 @@ Differences from bombardier: loadgen has one HTTP/1.1 client (--fasthttp and --h
     args_conflicts_with_subcommands = true,
     after_help = AFTER_HELP
 )]
+#[cfg_attr(
+    not(feature = "bench"),
+    command(
+        about = "A bombardier-compatible HTTP/1.1 load generator with exact HDR latency histograms"
+    )
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -43,6 +89,7 @@ pub struct Cli {
     pub shared: SharedArgs,
     #[command(flatten)]
     pub load: LoadArgs,
+    #[cfg(feature = "bench")]
     #[command(flatten)]
     pub runner: RunnerArgs,
 }
@@ -63,15 +110,30 @@ pub enum Command {
         latencies: bool,
     },
     /// Draw the charts of a results run directory.
+    #[cfg(feature = "bench")]
     Plot {
         /// Run or results directory (default: the newest run under `results/`).
         dir: Option<PathBuf>,
     },
     /// Compare two result runs (regression gate): exit 1 on a regression.
+    #[cfg(feature = "bench")]
     Compare(loadgen::bench::compare::CompareArgs),
     /// Run a built-in contender server (used by the scenario runner).
+    #[cfg(feature = "bench")]
     #[command(hide = true)]
     Serve(loadgen::bench::contender::ServeArgs),
+    /// `plot`, `compare` or `serve` in a build without the benchmark layer: refused.
+    #[cfg(not(feature = "bench"))]
+    #[command(
+        name = "plot",
+        aliases = ["compare", "serve"],
+        hide = true,
+        disable_help_flag = true
+    )]
+    WithoutBench {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 /// Flags of both modes (load test and scenario runner).
@@ -322,25 +384,14 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
     Ok((k.to_string(), v.trim().to_string()))
 }
 
-/// `--connect-to HOST:PORT` (`[::1]:8080` for IPv6).
+/// `--connect-to HOST:PORT` (`[::1]:8080` for IPv6; port 0 cannot be connected to).
 fn parse_connect_to(s: &str) -> Result<String, String> {
-    let bad = || format!("invalid address `{}` (expected HOST:PORT)", show(s));
-    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
-    let host_ok = match host.strip_prefix('[') {
-        Some(v6) => v6
-            .strip_suffix(']')
-            .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
-        None => {
-            !host.is_empty()
-                && host.len() <= 253
-                && host
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
-        }
-    };
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 && host_ok && port.bytes().all(|b| b.is_ascii_digit()) => Ok(s.to_string()),
-        _ => Err(bad()),
+    match tcpserver::split_host_port(s) {
+        Some((_, port)) if port > 0 => Ok(s.to_string()),
+        _ => Err(format!(
+            "invalid address `{}` (expected HOST:PORT)",
+            show(s)
+        )),
     }
 }
 
@@ -352,6 +403,20 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[cfg(feature = "bench")]
+    #[test]
+    fn bench_flags_are_the_runners() {
+        let runner = RunnerArgs::augment_args(clap::Command::new("runner"));
+        let mut longs: Vec<String> = runner
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        let mut listed: Vec<String> = BENCH_FLAGS.iter().map(|f| f.to_string()).collect();
+        longs.sort();
+        listed.sort();
+        assert_eq!(longs, listed);
     }
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {

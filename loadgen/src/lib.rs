@@ -8,8 +8,10 @@
 //! - [`report`]: the [`report::Report`] model (bombardier's JSON schema plus percentiles, error
 //!   classes, the serialized histogram, a per-second timeline), plain-text output and exact
 //!   merging of several processes' reports.
-//! - [`bench`]: the benchmark layer on top of the load generator: scenarios, the runner, the
-//!   contender servers, results, charts and the machine description.
+//! - `bench` (cargo feature `bench`, on by default): the benchmark layer on top of the load
+//!   generator: scenarios, the runner, the contender servers, results, charts and the machine
+//!   description. `--no-default-features` builds the load generator without it and its
+//!   dependencies (plotters, toml, hyper, the responder).
 //! - [`units`]: the one grammar of durations, CPU lists and start times used by every command
 //!   line and scenario file.
 //!
@@ -29,6 +31,7 @@
 //! ```
 
 pub mod attack;
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod report;
 mod sys;

@@ -10,13 +10,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches};
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
 use cli::{Cli, Command, Format, LoadArgs, PrintSet, SharedArgs};
 use loadgen::attack::AttackConfig;
-use loadgen::bench::contender::ContenderError;
-use loadgen::bench::runner::RunnerArgs;
-use loadgen::bench::scenario::ScenarioError;
+#[cfg(feature = "bench")]
+use loadgen::bench::{contender::ContenderError, runner::RunnerArgs, scenario::ScenarioError};
 use loadgen::report::{Report, merge};
 
 /// A command-line mistake: exit status 2.
@@ -63,6 +61,14 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
         let _ = e.print();
         return ExitCode::SUCCESS;
     }
+    #[cfg(not(feature = "bench"))]
+    if let Some(flag) = bench_flag(e) {
+        eprintln!(
+            "loadgen: {flag} is {} (see loadgen --help)",
+            cli::WITHOUT_BENCH
+        );
+        return ExitCode::from(2);
+    }
     let msg = e.to_string();
     let line = msg.lines().next().unwrap_or("invalid arguments");
     eprintln!(
@@ -72,9 +78,28 @@ fn clap_exit(e: &clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The runner flag that `e` refuses as unknown, in a build without the runner.
+#[cfg(not(feature = "bench"))]
+fn bench_flag(e: &clap::Error) -> Option<&'static str> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let name = arg.split_once('=').map_or(arg.as_str(), |(name, _)| name);
+    cli::BENCH_FLAGS.iter().copied().find(|&f| f == name)
+}
+
 fn is_usage(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|c| c.is::<Usage>() || c.is::<ScenarioError>() || c.is::<ContenderError>())
+    e.chain().any(|c| {
+        #[cfg(feature = "bench")]
+        if c.is::<ScenarioError>() || c.is::<ContenderError>() {
+            return true;
+        }
+        c.is::<Usage>()
+    })
 }
 
 /// The error and its causes on one line, each cause once (a cause whose text its parent already
@@ -102,9 +127,10 @@ fn cap(s: &str) -> String {
     }
 }
 
-fn dispatch(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+fn dispatch(cli: Cli, #[allow(unused_variables)] matches: &ArgMatches) -> anyhow::Result<ExitCode> {
     let done = match cli.command {
         // The regression gate has its own statuses: 1 a regression, 2 trouble.
+        #[cfg(feature = "bench")]
         Some(Command::Compare(args)) => {
             return loadgen::bench::compare::run(args).map_err(|e| usage(one_line(&e)));
         }
@@ -113,6 +139,7 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             format,
             latencies,
         }) => merge_files(&files, &format, latencies),
+        #[cfg(feature = "bench")]
         Some(Command::Plot { dir }) => {
             if let Some(d) = &dir
                 && !d.is_dir()
@@ -121,12 +148,20 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
             }
             loadgen::bench::plot::main(dir)
         }
+        #[cfg(feature = "bench")]
         Some(Command::Serve(args)) => loadgen::bench::contender::serve_main(args),
+        #[cfg(not(feature = "bench"))]
+        Some(Command::WithoutBench { .. }) => Err(usage(format!(
+            "the subcommands plot, compare and serve are {}",
+            cli::WITHOUT_BENCH
+        ))),
+        #[cfg(feature = "bench")]
         None if cli.runner.scenario.is_some() || cli.runner.list => {
             refuse_given::<LoadArgs>(matches, "is a load-test flag, not one of --scenario/--list")?;
             run_scenarios(cli.runner, &cli.shared)
         }
         None => {
+            #[cfg(feature = "bench")]
             refuse_given::<RunnerArgs>(matches, "needs --scenario (or --list)")?;
             attack(cli.load, &cli.shared)
         }
@@ -135,7 +170,9 @@ fn dispatch(cli: Cli, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
 }
 
 /// Fails if any flag of `A` was given on the command line (mode checks).
-fn refuse_given<A: Args>(matches: &ArgMatches, why: &str) -> anyhow::Result<()> {
+#[cfg(feature = "bench")]
+fn refuse_given<A: clap::Args>(matches: &ArgMatches, why: &str) -> anyhow::Result<()> {
+    use clap::parser::ValueSource;
     let group = A::augment_args(clap::Command::new("group"));
     for arg in group.get_arguments() {
         if matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine) {
@@ -149,6 +186,7 @@ fn refuse_given<A: Args>(matches: &ArgMatches, why: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
+#[cfg(feature = "bench")]
 fn run_scenarios(mut runner: RunnerArgs, shared: &SharedArgs) -> anyhow::Result<()> {
     runner.duration = shared.duration;
     runner.warmup = shared.warmup;

@@ -1,136 +1,60 @@
 //! Every OS call of loadgen (Linux): CPU affinity, the open-files limit, process CPU time,
 //! source-address binding, process groups and signals.
 //!
-//! Other modules do not call `libc` themselves. A CPU number is checked once, when a [`CpuSet`] is
-//! built: a CPU this machine does not have is a [`SysError::NoSuchCpu`], whoever asks (the load
-//! engine's `--cpus`, the runner's placement, the hyper contender's `--pin-cpus`).
+//! Other modules do not call `libc` themselves. CPU affinity is the tcpserver library's
+//! [`CpuSet`]: a CPU is checked against the CPUs this process may run on before any thread or
+//! child is restricted, whoever asks (the load engine's `--cpus`, the runner's placement and
+//! servers, the hyper contender's `--pin-cpus`), and refused with a [`CpuSetError`].
 
 use std::io;
+#[cfg(feature = "bench")]
 use std::os::unix::process::CommandExt;
+#[cfg(feature = "bench")]
 use std::process::Command;
+#[cfg(feature = "bench")]
 use std::sync::Once;
+#[cfg(feature = "bench")]
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// What an OS call refused.
-#[derive(Debug, thiserror::Error)]
-pub enum SysError {
-    /// A CPU number beyond the CPUs this machine has.
-    #[error("CPU {cpu} does not exist: this machine has CPUs 0 to {}", .configured - 1)]
-    NoSuchCpu {
-        /// The CPU asked for.
-        cpu: usize,
-        /// CPUs the kernel knows (`_SC_NPROCESSORS_CONF`).
-        configured: usize,
-    },
-    /// An empty CPU list.
-    #[error("the CPU list is empty")]
-    NoCpus,
-    /// The system call failed.
-    #[error("{call}: {source}")]
-    Os {
-        /// The system call.
-        call: &'static str,
-        /// What it returned.
-        source: io::Error,
-    },
-}
+pub(crate) use tcpserver::{CpuSet, CpuSetError};
 
-/// A validated CPU affinity mask: every CPU exists on this machine and fits in `cpu_set_t`.
-///
-/// Building one allocates and may fail; applying one does neither, so it is safe between `fork`
-/// and `exec` (see [`isolate_child`]).
-#[derive(Clone, Copy)]
-pub(crate) struct CpuSet(libc::cpu_set_t);
-
-impl std::fmt::Debug for CpuSet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.cpus()).finish()
-    }
-}
-
-impl CpuSet {
-    /// Checks `cpus` against the CPUs this machine has.
-    pub(crate) fn new(cpus: &[usize]) -> Result<CpuSet, SysError> {
-        if cpus.is_empty() {
-            return Err(SysError::NoCpus);
-        }
-        let configured = configured_cpus().min(libc::CPU_SETSIZE as usize);
-        // SAFETY: cpu_set_t is plain data; all zeroes is the empty set.
-        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-        for &cpu in cpus {
-            if cpu >= configured {
-                return Err(SysError::NoSuchCpu { cpu, configured });
-            }
-            // SAFETY: `cpu` < CPU_SETSIZE, checked above.
-            unsafe { libc::CPU_SET(cpu, &mut set) };
-        }
-        Ok(CpuSet(set))
-    }
-
-    /// The CPUs in the set, ascending.
-    pub(crate) fn cpus(&self) -> Vec<usize> {
-        (0..libc::CPU_SETSIZE as usize)
-            // SAFETY: `cpu` < CPU_SETSIZE.
-            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &self.0) })
-            .collect()
-    }
-
-    /// Restricts the calling thread (and the threads and processes it creates afterwards) to the
-    /// set. One `sched_setaffinity` call: no allocation, async-signal-safe.
-    pub(crate) fn apply_to_current_thread(&self) -> io::Result<()> {
-        // SAFETY: reads the cpu_set_t we own, of the size we pass.
-        let r =
-            unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0) };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
+/// `cpus` as a set this process may run on: each CPU once, each one allowed.
+pub(crate) fn allowed_set(cpus: &[usize]) -> Result<CpuSet, CpuSetError> {
+    let set = CpuSet::new(cpus.iter().copied())?;
+    set.check_allowed()?;
+    Ok(set)
 }
 
 /// Restricts the calling thread (and what it creates afterwards) to `cpus`.
-pub(crate) fn set_affinity(cpus: &[usize]) -> Result<(), SysError> {
-    CpuSet::new(cpus)?
-        .apply_to_current_thread()
-        .map_err(|source| SysError::Os {
-            call: "sched_setaffinity",
-            source,
-        })
+pub(crate) fn set_affinity(cpus: &[usize]) -> Result<(), CpuSetError> {
+    allowed_set(cpus)?.pin_current_thread()
 }
 
 /// Pins the calling thread to `cpu`.
-pub(crate) fn pin_current_thread(cpu: usize) -> Result<(), SysError> {
+pub(crate) fn pin_current_thread(cpu: usize) -> Result<(), CpuSetError> {
     set_affinity(&[cpu])
 }
 
 /// The CPUs the calling thread may run on, ascending (all online CPUs if the kernel will not say).
+#[cfg(feature = "bench")]
 pub(crate) fn affinity_cpus() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; sched_getaffinity writes at most the size we pass.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let r = unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    if r != 0 {
-        return (0..online_cpus()).collect();
-    }
-    CpuSet(set).cpus()
+    CpuSet::allowed().map_or_else(|_| (0..online_cpus()).collect(), |set| set.cpus().to_vec())
 }
 
+#[cfg(feature = "bench")]
 /// Logical CPUs online.
 pub(crate) fn online_cpus() -> usize {
     sysconf_positive(libc::_SC_NPROCESSORS_ONLN)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// Logical CPUs the kernel knows, online or not (the valid CPU numbers are below this).
-fn configured_cpus() -> usize {
-    sysconf_positive(libc::_SC_NPROCESSORS_CONF).unwrap_or_else(online_cpus)
-}
-
+#[cfg(feature = "bench")]
 /// Clock ticks per second, the unit of `/proc/PID/stat`'s CPU times.
 pub(crate) fn clock_ticks_per_second() -> f64 {
     sysconf_positive(libc::_SC_CLK_TCK).map_or(100.0, |t| t as f64)
 }
 
+#[cfg(feature = "bench")]
 fn sysconf_positive(name: libc::c_int) -> Option<usize> {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(name) };
@@ -208,6 +132,7 @@ pub(crate) fn bind_address_no_port(fd: std::os::fd::RawFd) -> io::Result<()> {
     Ok(())
 }
 
+#[cfg(feature = "bench")]
 /// A signal sent to a server's process group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {
@@ -217,6 +142,7 @@ pub(crate) enum Signal {
     Kill,
 }
 
+#[cfg(feature = "bench")]
 /// Sends `signal` to every process of group `pgid` (a group we created; groups 0 and 1 are never
 /// signalled).
 pub(crate) fn signal_process_group(pgid: u32, signal: Signal) {
@@ -234,17 +160,28 @@ pub(crate) fn signal_process_group(pgid: u32, signal: Signal) {
     }
 }
 
+#[cfg(feature = "bench")]
 /// Makes the child of `cmd` the leader of a process group of its own (so the whole server tree can
-/// be signalled), restricted to `cpus`, and killed if this process dies first.
+/// be signalled), restricted to `cpus`, and killed if this process dies first. Check `cpus`
+/// against the CPUs this process may use first (the runner's placement does): the child cannot
+/// report a CPU the kernel leaves out.
 pub(crate) fn isolate_child(cmd: &mut Command, cpus: CpuSet) {
     cmd.process_group(0);
     // SAFETY: the hook runs in the forked child before exec, where only async-signal-safe calls
-    // are allowed. It makes two system calls and nothing else: sched_setaffinity with a CpuSet
-    // validated (and built, with its allocations) in the parent before the fork, and prctl. It
-    // allocates nothing, takes no lock and touches no state shared with other threads.
+    // are allowed. It makes two system calls and nothing else:
+    // - sched_setaffinity, through CpuSet::pin_current_thread, which builds the mask on the stack
+    //   from the set's CPUs and allocates nothing. The set itself (its Vec) was built in the
+    //   parent before the fork; its CPUs are below CPU_SETSIZE (CpuSet checks that when it is
+    //   built). Its only error is CpuSetError::Os, an errno in an io::Error: moving it out
+    //   allocates and frees nothing.
+    // - prctl(PR_SET_PDEATHSIG).
+    // It takes no lock and touches no state shared with other threads.
     unsafe {
         cmd.pre_exec(move || {
-            cpus.apply_to_current_thread()?;
+            cpus.pin_current_thread().map_err(|e| match e {
+                CpuSetError::Os { source, .. } => source,
+                _ => io::ErrorKind::InvalidInput.into(),
+            })?;
             // If the runner dies without stopping us, die too.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                 return Err(io::Error::last_os_error());
@@ -254,9 +191,11 @@ pub(crate) fn isolate_child(cmd: &mut Command, cpus: CpuSet) {
     }
 }
 
+#[cfg(feature = "bench")]
 /// The process group killed on SIGINT/SIGTERM (0: none).
 static INTERRUPT_GROUP: AtomicI32 = AtomicI32::new(0);
 
+#[cfg(feature = "bench")]
 /// Servers live in their own process groups, so Ctrl-C reaches only the runner: from now on, on
 /// SIGINT or SIGTERM, kill group `pgid`, then exit with 128 + the signal.
 pub(crate) fn kill_group_on_interrupt(pgid: u32) {
@@ -282,6 +221,7 @@ pub(crate) fn kill_group_on_interrupt(pgid: u32) {
     INTERRUPT_GROUP.store(i32::try_from(pgid).unwrap_or(0), Ordering::SeqCst);
 }
 
+#[cfg(feature = "bench")]
 /// Undoes [`kill_group_on_interrupt`] for `pgid` (if it is still the one registered).
 pub(crate) fn forget_group_on_interrupt(pgid: u32) {
     let pgid = i32::try_from(pgid).unwrap_or(0);
@@ -293,23 +233,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn out_of_range_cpu_is_an_error_not_a_panic() {
-        let err = CpuSet::new(&[0, 1_000_000]).unwrap_err();
+    fn unavailable_cpus_are_errors_not_panics() {
+        for cpus in [&[0, 1023][..], &[usize::MAX], &[0, 0], &[]] {
+            let err = set_affinity(cpus).unwrap_err();
+            assert!(!matches!(err, CpuSetError::Os { .. }), "{cpus:?}: {err}");
+        }
+        let err = pin_current_thread(1023).unwrap_err();
         assert!(
-            matches!(err, SysError::NoSuchCpu { cpu: 1_000_000, .. }),
+            err.to_string()
+                .starts_with("CPU 1023 is not one this process may run on"),
             "{err}"
         );
-        assert!(
-            err.to_string().contains("CPU 1000000 does not exist"),
-            "{err}"
-        );
-        assert!(matches!(
-            set_affinity(&[usize::MAX]),
-            Err(SysError::NoSuchCpu { .. })
-        ));
-        assert!(matches!(CpuSet::new(&[]), Err(SysError::NoCpus)));
     }
 
+    #[cfg(feature = "bench")]
     #[test]
     fn pins_and_reads_back() {
         let mine = affinity_cpus();
@@ -320,7 +257,6 @@ mod tests {
             affinity_cpus()
         });
         assert_eq!(handle.join().unwrap(), vec![first]);
-        assert_eq!(CpuSet::new(&[first, first]).unwrap().cpus(), vec![first]);
     }
 
     #[test]
@@ -335,6 +271,7 @@ mod tests {
         }
         std::hint::black_box(x);
         assert!(process_cpu_seconds() >= before);
+        #[cfg(feature = "bench")]
         assert!(clock_ticks_per_second() > 0.0);
     }
 }

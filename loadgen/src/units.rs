@@ -6,6 +6,9 @@
 //! - CPU lists: `1`, `0,2`, `2-3`, `0-1,4`; each CPU at most once, below [`MAX_CPUS`].
 //! - Start times: RFC 3339 (`2026-11-27T01:00:00Z`, `2026-11-27T02:00:00.5+01:00`), Unix seconds
 //!   (`1795741200`), or `+DURATION` from now.
+//! - CPU lists written out: [`format_cpu_list`] (`0-3`), [`format_cpu_list_commas`] (`0,1,2,3`).
+//! - Timestamps written out: RFC 3339 in UTC ([`format_timestamp`]), and the run directory form
+//!   ([`format_dir_timestamp`]).
 //!
 //! Every parser returns a one-line message on bad input and never panics.
 //!
@@ -25,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const MAX_DURATION: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// CPUs numbered from this on are refused (`CPU_SETSIZE` of Linux's `sched_setaffinity`).
-pub const MAX_CPUS: usize = 1024;
+pub const MAX_CPUS: usize = tcpserver::CpuSet::MAX;
 
 /// How far ahead a start time may lie (a start a day away is a typo, not a plan).
 pub const MAX_START_DELAY: Duration = Duration::from_secs(24 * 3600);
@@ -101,7 +104,8 @@ pub fn format_duration(d: Duration) -> String {
 }
 
 /// Parses a CPU list: `1`, `0,2`, `2-3`, `0-1,4`. A CPU given twice (`0,1,0`, `0-2,1`) is an
-/// error, and so is a CPU at or above [`MAX_CPUS`].
+/// error, and so is a CPU at or above [`MAX_CPUS`]. The grammar is the tcpserver library's
+/// ([`tcpserver::CpuSet`]), so the responder's `--pin-cpus` reads the same lists.
 ///
 /// ```
 /// use loadgen::units::parse_cpu_list;
@@ -110,40 +114,37 @@ pub fn format_duration(d: Duration) -> String {
 /// assert!(parse_cpu_list("").is_err());
 /// ```
 pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
-    let bad = |why: String| format!("invalid CPU list `{}`: {why} (e.g. 1, 0,2 or 2-3)", show(s));
-    let cpu = |n: &str| -> Result<usize, String> {
-        let n = n.trim();
-        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad(format!("`{}` is not a CPU number", show(n))));
-        }
-        match n.parse::<usize>() {
-            Ok(c) if c < MAX_CPUS => Ok(c),
-            _ => Err(bad(format!("CPU {} is not below {MAX_CPUS}", show(n)))),
-        }
-    };
-    let mut cpus: Vec<usize> = Vec::new();
-    for part in s.split(',') {
-        let range = match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b) = (cpu(a)?, cpu(b)?);
-                if a > b {
-                    return Err(bad(format!("range `{}` goes backwards", show(part))));
-                }
-                a..=b
-            }
-            None => {
-                let c = cpu(part)?;
-                c..=c
-            }
-        };
-        for c in range {
-            if cpus.contains(&c) {
-                return Err(bad(format!("CPU {c} is listed twice")));
-            }
-            cpus.push(c);
-        }
+    s.parse::<tcpserver::CpuSet>()
+        .map(|set| set.cpus().to_vec())
+        .map_err(|e| e.to_string())
+}
+
+/// Writes a CPU list the way [`parse_cpu_list`] reads it back, compactly: `0`, `0,1`, `0,2,5`,
+/// or `0-3` for three or more consecutive CPUs.
+///
+/// ```
+/// assert_eq!(loadgen::units::format_cpu_list(&[0, 1, 2, 3]), "0-3");
+/// assert_eq!(loadgen::units::format_cpu_list(&[0, 1]), "0,1");
+/// ```
+pub fn format_cpu_list(cpus: &[usize]) -> String {
+    if cpus.len() > 2 && cpus.windows(2).all(|w| w[1] == w[0] + 1) {
+        format!("{}-{}", cpus[0], cpus[cpus.len() - 1])
+    } else {
+        format_cpu_list_commas(cpus)
     }
-    Ok(cpus)
+}
+
+/// Writes a CPU list with commas only, `0,1,2,3`: the form every tool reads (`taskset -c`,
+/// `--pin-cpus`, a contender's `{cpus}`).
+///
+/// ```
+/// assert_eq!(loadgen::units::format_cpu_list_commas(&[0, 1, 2, 3]), "0,1,2,3");
+/// ```
+pub fn format_cpu_list_commas(cpus: &[usize]) -> String {
+    cpus.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A CPU list as one command-line value (`--cpus 0,2-3`), parsed by [`parse_cpu_list`].
@@ -212,6 +213,48 @@ fn parse_start_at_from(s: &str, now: SystemTime) -> Result<SystemTime, String> {
     Ok(at)
 }
 
+/// `2026-11-26T23:45:07Z`: `time` in UTC, to the second, as RFC 3339 (which
+/// [`parse_start_at`] reads back). Times before 1970 are written as 1970-01-01T00:00:00Z.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_secs(1_795_736_707);
+/// assert_eq!(loadgen::units::format_timestamp(t), "2026-11-26T23:45:07Z");
+/// ```
+pub fn format_timestamp(time: SystemTime) -> String {
+    let t = utc(time);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// `2026-11-26T234507Z`: like [`format_timestamp`] without the time's colons, a directory name
+/// that sorts by time and is valid everywhere.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// let t = UNIX_EPOCH + Duration::from_secs(1_795_736_707);
+/// assert_eq!(loadgen::units::format_dir_timestamp(t), "2026-11-26T234507Z");
+/// ```
+pub fn format_dir_timestamp(time: SystemTime) -> String {
+    format_timestamp(time).replace(':', "")
+}
+
+/// `time` in UTC, whole seconds.
+fn utc(time: SystemTime) -> time::OffsetDateTime {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
 /// Digits with at most one dot, and a digit somewhere: `2`, `0.5`, `.5`.
 fn is_decimal(s: &str) -> bool {
     s.bytes().any(|b| b.is_ascii_digit())
@@ -276,27 +319,17 @@ mod tests {
 
     #[test]
     fn cpu_lists() {
-        assert_eq!(parse_cpu_list("1"), Ok(vec![1]));
-        assert_eq!(parse_cpu_list("0,2-3"), Ok(vec![0, 2, 3]));
-        assert_eq!(parse_cpu_list(" 0 , 1 "), Ok(vec![0, 1]));
-        for bad in [
-            "",
-            ",",
-            "0,",
-            "x",
-            "-1",
-            "3-1",
-            "0,1,0",
-            "0-2,1",
-            "1024",
-            "0-1024",
-            "1-",
-            "é",
-            "99999999999999999999",
-            "0,,1",
-            "1-2-3",
-        ] {
-            assert!(parse_cpu_list(bad).is_err(), "{bad}");
+        // The grammar and its corner cases are tested with tcpserver::CpuSet.
+        assert_eq!(parse_cpu_list(" 0 , 2-3 "), Ok(vec![0, 2, 3]));
+        let err = parse_cpu_list("0-2,1").unwrap_err();
+        assert!(
+            err.contains("`0-2,1`") && err.contains("CPU 1 is listed twice"),
+            "{err}"
+        );
+        assert!(parse_cpu_list(&MAX_CPUS.to_string()).is_err());
+        for cpus in [&[0][..], &[0, 1], &[0, 1, 2, 3], &[1, 3, 4, 5]] {
+            assert_eq!(parse_cpu_list(&format_cpu_list(cpus)).unwrap(), cpus);
+            assert_eq!(parse_cpu_list(&format_cpu_list_commas(cpus)).unwrap(), cpus);
         }
     }
 
@@ -332,6 +365,26 @@ mod tests {
         ] {
             assert!(at(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn timestamps() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_736_707);
+        assert_eq!(format_timestamp(t), "2026-11-26T23:45:07Z");
+        assert_eq!(format_dir_timestamp(t), "2026-11-26T234507Z");
+        assert_eq!(format_timestamp(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            format_timestamp(UNIX_EPOCH - Duration::from_secs(1)),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            format_timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
+        let now = SystemTime::now();
+        let written = format_timestamp(now);
+        let read = parse_start_at_from(&written, now).unwrap();
+        assert!(now.duration_since(read).unwrap() < Duration::from_secs(1));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! bombardier's command line, run for real: the seed project's line verbatim (with its `jq`
 //! filter), every flag against the in-process responder or a server that records the request
-//! bytes, and bombardier's own templates through `-o path:FILE`.
+//! bytes (over TCP or a Unix socket), and bombardier's own templates through `-o path:FILE`.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -236,15 +236,20 @@ fn https_with_insecure_and_client_certificate() {
     assert_eq!(json(&out)["result"]["req2xx"], 5);
 }
 
-/// A server that answers every request with an empty 200 and hands the first request's bytes
-/// (head and body) to the test.
-fn recording_server() -> (String, mpsc::Receiver<Vec<u8>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
+/// A keep-alive HTTP/1.1 server, one thread per connection, that answers every request with a
+/// `200` and `ok` and hands each request's bytes (head and body) to the test. `accept` takes the
+/// next connection of the listener: a TCP or a Unix domain socket.
+fn recording_server<L, S>(
+    listener: L,
+    accept: fn(&L) -> std::io::Result<S>,
+) -> mpsc::Receiver<Vec<u8>>
+where
+    L: Send + 'static,
+    S: Read + Write + Send + 'static,
+{
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
+        while let Ok(mut conn) = accept(&listener) {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 let mut got = Vec::new();
@@ -255,39 +260,50 @@ fn recording_server() -> (String, mpsc::Receiver<Vec<u8>>) {
                         Ok(n) => n,
                     };
                     got.extend_from_slice(&buf[..n]);
-                    if request_complete(&got) {
-                        let _ = tx.send(std::mem::take(&mut got));
-                        let _ = conn.write_all(
-                            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                        );
-                        return;
+                    while let Some(len) = request_len(&got) {
+                        let _ = tx.send(got.drain(..len).collect());
+                        if conn
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                            .is_err()
+                        {
+                            return;
+                        }
                     }
                 }
             });
         }
     });
-    (addr, rx)
+    rx
 }
 
-fn request_complete(req: &[u8]) -> bool {
-    let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
-    };
-    let head = String::from_utf8_lossy(&req[..end]).to_ascii_lowercase();
-    let body = &req[end + 4..];
+/// A recording server on TCP: its address, and the requests it receives.
+fn recording_tcp_server() -> (String, mpsc::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    (
+        addr,
+        recording_server(listener, |l| l.accept().map(|(s, _)| s)),
+    )
+}
+
+/// The length of the first complete request in `buf` (a `Content-Length` or chunked body).
+fn request_len(buf: &[u8]) -> Option<usize> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
     if head.contains("transfer-encoding: chunked") {
-        return body.ends_with(b"0\r\n\r\n");
+        let last = buf[end..].windows(5).position(|w| w == b"0\r\n\r\n")?;
+        return Some(end + last + 5);
     }
     let length = head
         .lines()
         .find_map(|l| l.strip_prefix("content-length:"))
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(0);
-    body.len() >= length
+    (buf.len() >= end + length).then_some(end + length)
 }
 
 fn first_request(args: &[&str]) -> String {
-    let (addr, rx) = recording_server();
+    let (addr, rx) = recording_tcp_server();
     let url = format!("http://{addr}/p");
     let mut argv = vec!["-n", "1", "-c", "1", "-q"];
     argv.extend_from_slice(args);
@@ -333,7 +349,7 @@ fn request_flags_shape_the_request() {
 
 #[test]
 fn connect_to_keeps_the_host_header_of_the_url() {
-    let (addr, rx) = recording_server();
+    let (addr, rx) = recording_tcp_server();
     loadgen(&[
         "-n",
         "1",
@@ -350,7 +366,7 @@ fn connect_to_keeps_the_host_header_of_the_url() {
         "{req}"
     );
     // Upper-case schemes are schemes.
-    let (addr, rx) = recording_server();
+    let (addr, rx) = recording_tcp_server();
     loadgen(&["-n", "1", "-c", "1", "-q", &format!("HTTP://{addr}/u")]);
     assert!(
         String::from_utf8(rx.recv().unwrap())
@@ -570,42 +586,15 @@ fn bombardier_templates_render() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// `--unix-socket`: a small HTTP/1.1 server on a Unix socket (keep-alive, one thread per
-/// connection) records the first request; the Host header is the URL's.
+/// `--unix-socket`: the recording server on a Unix socket gets the requests; the Host header is
+/// the URL's.
 #[test]
 fn unix_socket_with_the_host_header_of_the_url() {
     use std::os::unix::net::UnixListener;
     let path = std::env::temp_dir().join(format!("loadgen-cli-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).unwrap();
-    let (tx, rx) = mpsc::channel::<Vec<u8>>();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let mut got = Vec::new();
-                let mut buf = [0u8; 4096];
-                loop {
-                    let n = match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    got.extend_from_slice(&buf[..n]);
-                    while let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let _ = tx.send(got[..end + 4].to_vec());
-                        got.drain(..end + 4);
-                        if conn
-                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
+    let rx = recording_server(listener, |l| l.accept().map(|(s, _)| s));
     let socket = path.to_str().unwrap();
     let out = loadgen(&[
         "-n",

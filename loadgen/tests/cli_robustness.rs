@@ -1,61 +1,18 @@
-//! No input panics: every flag of `loadgen` (load test, runner, `merge`, `plot`) gets a corpus
-//! of bad values, and each must end in one line on stderr and exit status 2. Values that a flag
-//! accepts are listed per flag (`*`: all of them, `+`: all but the empty one), and must NOT exit 2: the run then fails to
-//! reach 127.0.0.1:1, or `--list` prints and exits. No test here needs the network. (The
-//! responder's flags: server/responder/tests/responder_cli.rs.)
+//! No input panics: every flag of `loadgen` (load test, runner, `merge`, `plot`) gets the
+//! bad-value corpus (shared with the responder's CLI test, `#[path]` below), and each must end in
+//! one line on stderr and exit status 2. Values that a flag accepts are listed per flag (`*`: all
+//! of them, `+`: all but the empty one), and must NOT exit 2: the run then fails to reach
+//! 127.0.0.1:1, or `--list` prints and exits. No test here needs the network. Built without the
+//! `bench` feature, the runner's flags and subcommands are refused with a message that names it.
 
-use std::process::{Command, Output};
+#[path = "../../server/responder/tests/cli_corpus/mod.rs"]
+mod cli_corpus;
+
+use cli_corpus::{assert_usage_error, corpus, run};
 
 const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
 /// Nothing listens on port 1: a run that gets past the command line fails at once.
 const URL: &str = "http://127.0.0.1:1/";
-
-fn corpus() -> Vec<String> {
-    let mut values: Vec<String> = [
-        "",
-        "0",
-        "-1",
-        "99999999999999999999",
-        "NaN",
-        "1e309",
-        "é",
-        "+é",
-        "0,,1",
-        "3-1",
-        "1-",
-        "0,1,0",
-        "2026-11-27T01:00:00+0é:0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    values.push("x".repeat(5000));
-    values
-}
-
-fn run(exe: &str, args: &[String]) -> Output {
-    Command::new(exe)
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("run the binary")
-}
-
-/// Asserts exit status 2 and exactly one line on stderr, no panic.
-fn assert_usage_error(exe: &str, args: &[String]) {
-    let out = run(exe, args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let shown: Vec<String> = args.iter().map(|a| a.chars().take(40).collect()).collect();
-    assert!(!stderr.contains("panicked"), "{shown:?} panicked: {stderr}");
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{shown:?}: exit {:?}, stderr {stderr}",
-        out.status
-    );
-    assert_eq!(stderr.lines().count(), 1, "{shown:?}: {stderr}");
-    assert!(stderr.len() < 700, "{shown:?}: {} bytes", stderr.len());
-}
 
 /// Asserts the value got past the command line (no exit 2), without a panic.
 fn assert_accepted(exe: &str, args: &[String]) {
@@ -108,7 +65,7 @@ fn load_test_flags_refuse_bad_values() {
         ("--rate", &[]),
         ("--timeout", &[]),
         ("--method", TOKENS),
-        ("--header", &["2026-11-27T01:00:00+0é:0"]),
+        ("--header", &["2026-11-27T01:00:00+0é:0", "127.0.0.1:99999"]),
         ("--body", &["*"]),
         ("--body-file", &[]),
         ("--cert", &[]),
@@ -175,6 +132,8 @@ fn urls_and_modes_are_checked_before_anything_runs() {
         &["--unix-socket", "/nonexistent", "--connect-to", "h:1", URL],
         &["-n", "1", "--warmup", "1s", URL],
         &["-s", "-H", "Content-Length: 1", URL],
+        // A CPU this process may not run on (CPU lists allow 0 to 1023).
+        &["--cpus", "1023", URL],
         &["--bogus", URL],
         &[],
     ] {
@@ -193,6 +152,7 @@ fn urls_and_modes_are_checked_before_anything_runs() {
     }
 }
 
+#[cfg(feature = "bench")]
 #[test]
 fn runner_flags_refuse_bad_values() {
     // Syntactically valid ids (with --list they are not looked up).
@@ -239,6 +199,35 @@ fn runner_flags_refuse_bad_values() {
     }
     assert_usage_error(LOADGEN, &strings(&["--list=x"]));
     assert_usage_error(LOADGEN, &strings(&["--list", "--no-plot=x"]));
+}
+
+/// Without the benchmark layer, each of its flags and subcommands is one line that names the
+/// missing feature, exit status 2.
+#[cfg(not(feature = "bench"))]
+#[test]
+fn runner_flags_name_the_missing_feature() {
+    for args in [
+        &["--scenario", "3"][..],
+        &["--scenario=3"],
+        &["--list"],
+        &["-d", "1s", "--server-cpus", "0", URL],
+        &["--repeat=3", "--scenario", "1"],
+        &["plot"],
+        &["compare", "a", "b"],
+        &["serve", "tcpserver", "--listen", "127.0.0.1:0"],
+    ] {
+        let args = strings(args);
+        assert_usage_error(LOADGEN, &args);
+        let stderr = String::from_utf8_lossy(&run(LOADGEN, &args).stderr).into_owned();
+        assert!(
+            stderr.contains("cargo feature `bench`"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Other unknown flags keep clap's message.
+    let stderr =
+        String::from_utf8_lossy(&run(LOADGEN, &strings(&["--bogus", URL])).stderr).into_owned();
+    assert!(!stderr.contains("bench"), "{stderr}");
 }
 
 #[test]

@@ -55,7 +55,35 @@ fn every_copied_path_exists() {
     }
     assert!(
         checked >= 5,
-        "expected the manifests, sources, scenarios and font to be copied"
+        "expected the manifests, sources, scenarios and the font's licence to be copied"
+    );
+}
+
+/// The chart font is compiled into loadgen (`include_bytes!` in `bench/plot.rs`): the image
+/// carries its licence, not a second copy of the font.
+#[test]
+fn font_is_compiled_in_and_only_its_licence_is_copied() {
+    let text = dockerfile();
+    let copies: Vec<&str> = text.lines().filter(|l| l.starts_with("COPY ")).collect();
+    for copy in &copies {
+        assert!(
+            !copy.contains(".ttf")
+                && !copy.contains("assets/fonts/ ")
+                && !copy.contains("assets/ "),
+            "the font is compiled into loadgen, the image need not copy it: {copy}"
+        );
+    }
+    assert!(
+        copies
+            .iter()
+            .any(|l| l.starts_with("COPY assets/fonts/DejaVuSans-LICENSE.txt ")),
+        "the font's licence is not in the image"
+    );
+    let plot = std::fs::read_to_string(repo_root().join("loadgen/src/bench/plot.rs"))
+        .expect("loadgen/src/bench/plot.rs");
+    assert!(
+        plot.contains(r#"include_bytes!("../../../assets/fonts/DejaVuSans.ttf")"#),
+        "plot.rs no longer compiles the font in: the image must copy it again"
     );
 }
 

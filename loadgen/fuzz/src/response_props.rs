@@ -42,12 +42,21 @@ pub fn check(data: &[u8]) {
 /// Feeds `wire` in reads of `step` bytes the way loadgen's connection does: bytes reported as
 /// consumed are dropped, the rest is passed again with the next read appended.
 pub fn feed(wire: &[u8], step: usize, head_request: bool) -> Outcome {
+    feed_reads(wire, &mut std::iter::repeat(step), head_request)
+}
+
+/// [`feed`] with reads of the sizes `reads` yields (the rest of `wire` at once when it ends).
+pub fn feed_reads(
+    wire: &[u8],
+    reads: &mut dyn Iterator<Item = usize>,
+    head_request: bool,
+) -> Outcome {
     let mut parser = ResponseParser::new(head_request);
     let mut pending: Vec<u8> = Vec::new();
     let mut offset = 0;
     let mut responses = Vec::new();
     loop {
-        let take = step.min(wire.len() - offset);
+        let take = reads.next().unwrap_or(usize::MAX).min(wire.len() - offset);
         pending.extend_from_slice(&wire[offset..offset + take]);
         offset += take;
         loop {

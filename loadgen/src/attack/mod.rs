@@ -147,7 +147,8 @@ pub enum AttackError {
 }
 
 /// Checks what can be checked without the network: the protocol options, the URL, the method,
-/// the headers and the request they make. [`run`] checks the same first; a command line calls this before printing
+/// the headers and the request they make, and that this process may run on the `cpus`. [`run`]
+/// checks the same first; a command line calls this before printing
 /// anything.
 ///
 /// ```
@@ -175,7 +176,18 @@ pub fn check(cfg: &AttackConfig) -> Result<(), AttackError> {
             "a Unix socket carries plain http:// only, without --connect-to".into(),
         ));
     }
-    Ok(())
+    check_cpus(cfg)
+}
+
+/// The client CPUs must be ones this process may run on (a CPU the kernel would leave out of
+/// the mask is an error, not a warning per thread).
+fn check_cpus(cfg: &AttackConfig) -> Result<(), AttackError> {
+    match &cfg.cpus {
+        Some(cpus) => crate::sys::allowed_set(cpus)
+            .map(drop)
+            .map_err(|e| AttackError::Config(format!("--cpus: {e}"))),
+        None => Ok(()),
+    }
 }
 
 /// Runs the load test described by `cfg` and returns its report. Blocking.
@@ -189,5 +201,6 @@ pub fn check(cfg: &AttackConfig) -> Result<(), AttackError> {
 /// # Ok::<(), loadgen::attack::AttackError>(())
 /// ```
 pub fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
+    check_cpus(cfg)?;
     engine::run(cfg)
 }

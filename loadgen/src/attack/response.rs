@@ -1,10 +1,13 @@
 //! Allocation-free, sans-I/O HTTP/1.x response parser.
 //!
 //! Feed it the bytes read so far; it parses the head with `httparse` (headers on the stack) and then
-//! *skips* body bytes without copying them: `Content-Length`, `Transfer-Encoding: chunked` (chunk
-//! sizes, extensions and trailers parsed incrementally, so a chunk header may be split across reads)
-//! and close-delimited bodies (ended by [`ResponseParser::finish`] at end of stream). Interim `1xx`
-//! responses (other than `101`) are skipped.
+//! *skips* body bytes without copying them, with the library's body-framing decoder
+//! ([`tcpserver::http::BodyDecoder`], the one the server uses for request bodies):
+//! `Content-Length`, `Transfer-Encoding: chunked` (chunk sizes, extensions and trailers decoded
+//! incrementally and strictly, so a chunk header may be split across reads) and close-delimited
+//! bodies (ended by [`ResponseParser::finish`] at end of stream). What is particular to
+//! responses stays here: interim `1xx` responses (other than `101`) are skipped, and `204`,
+//! `304`, `1xx` and responses to `HEAD` have no body whatever their headers say.
 //!
 //! ```
 //! use loadgen::attack::response::{Progress, ResponseParser};
@@ -19,6 +22,8 @@
 //!     Progress::Partial { .. } => unreachable!(),
 //! }
 //! ```
+
+use tcpserver::http::{BodyDecoder, BodyKind, parse_content_length};
 
 /// Maximum number of response headers.
 pub const MAX_HEADERS: usize = 64;
@@ -73,38 +78,8 @@ pub enum ParseError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Head,
-    Fixed { remaining: u64 },
-    Chunked(Chunk),
-    UntilEof,
+    Body(BodyDecoder),
     Done,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
-    /// Reading the hex size; `digits` read so far.
-    Size {
-        value: u64,
-        digits: u8,
-    },
-    /// After the size: optional whitespace / extension until CR.
-    Extension {
-        value: u64,
-    },
-    /// Expecting LF after the size line's CR.
-    SizeLf {
-        value: u64,
-    },
-    Data {
-        remaining: u64,
-    },
-    DataCr,
-    DataLf,
-    /// At the start of a trailer line (or the final empty line).
-    TrailerStart,
-    /// Expecting LF of the final empty line.
-    FinalLf,
-    /// Inside a trailer line.
-    TrailerLine,
 }
 
 /// Incremental parser for one response at a time. Reusable with [`ResponseParser::reset`].
@@ -139,7 +114,7 @@ impl ResponseParser {
     pub fn parse(&mut self, buf: &[u8]) -> Result<Progress, ParseError> {
         let mut pos = 0;
         loop {
-            match self.state {
+            match &mut self.state {
                 State::Head => {
                     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
                     let mut resp = httparse::Response::new(&mut headers);
@@ -156,39 +131,21 @@ impl ResponseParser {
                     }
                     self.head_done(status, resp.version.unwrap_or(1), resp.headers)?;
                 }
-                State::Fixed { remaining } => {
-                    let take = remaining.min((buf.len() - pos) as u64);
-                    pos += take as usize;
-                    self.body_bytes += take;
-                    if take == remaining {
-                        self.state = State::Done;
-                    } else {
-                        self.state = State::Fixed {
-                            remaining: remaining - take,
-                        };
+                State::Body(decoder) => {
+                    let n = decoder
+                        .discard(&buf[pos..])
+                        .map_err(|_| ParseError::Chunk)?;
+                    pos += n;
+                    self.body_bytes += n as u64;
+                    if !decoder.is_done() {
                         return Ok(Progress::Partial { consumed: pos });
                     }
-                }
-                State::Chunked(chunk) => {
-                    let start = pos;
-                    let r = self.chunked(chunk, buf, &mut pos);
-                    self.body_bytes += (pos - start) as u64;
-                    r?;
-                    if self.state != State::Done {
-                        return Ok(Progress::Partial { consumed: pos });
-                    }
-                }
-                State::UntilEof => {
-                    self.body_bytes += (buf.len() - pos) as u64;
-                    return Ok(Progress::Partial {
-                        consumed: buf.len(),
-                    });
+                    self.state = State::Done;
                 }
                 State::Done => {
-                    let response = self.response();
                     return Ok(Progress::Complete {
                         consumed: pos,
-                        response,
+                        response: self.response(),
                     });
                 }
             }
@@ -197,13 +154,16 @@ impl ResponseParser {
 
     /// Call at end of stream: completes a close-delimited body, otherwise the response was cut short.
     pub fn finish(&mut self) -> Result<Response, ParseError> {
-        match self.state {
-            State::UntilEof | State::Done => {
-                self.state = State::Done;
-                Ok(self.response())
-            }
-            _ => Err(ParseError::Incomplete),
+        let complete = match &mut self.state {
+            State::Head => false,
+            State::Body(decoder) => decoder.end_of_stream(),
+            State::Done => true,
+        };
+        if !complete {
+            return Err(ParseError::Incomplete);
         }
+        self.state = State::Done;
+        Ok(self.response())
     }
 
     fn response(&self) -> Response {
@@ -214,6 +174,7 @@ impl ResponseParser {
         }
     }
 
+    /// Takes what matters from the head of a final response: keep-alive and the body framing.
     fn head_done(
         &mut self,
         status: u16,
@@ -221,210 +182,52 @@ impl ResponseParser {
         headers: &[httparse::Header<'_>],
     ) -> Result<(), ParseError> {
         self.status = status;
-        let mut keep_alive = version >= 1;
         let mut content_length: Option<u64> = None;
         let mut chunked = false;
         let mut has_te = false;
+        let (mut close, mut keep_alive) = (false, false);
         for h in headers {
             if h.name.eq_ignore_ascii_case("content-length") {
-                let v = parse_decimal(h.value).ok_or(ParseError::ContentLength)?;
+                let v = parse_content_length(h.value).map_err(|_| ParseError::ContentLength)?;
                 if content_length.is_some_and(|c| c != v) {
                     return Err(ParseError::ContentLength);
                 }
                 content_length = Some(v);
             } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
                 has_te = true;
-                // Chunked only counts as the final encoding.
-                chunked = last_token(h.value).eq_ignore_ascii_case(b"chunked");
+                // Chunked only counts as the final coding.
+                let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+                chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
             } else if h.name.eq_ignore_ascii_case("connection") {
-                for token in h.value.split(|&b| b == b',') {
-                    let t = trim(token);
-                    if t.eq_ignore_ascii_case(b"close") {
-                        keep_alive = false;
-                    } else if t.eq_ignore_ascii_case(b"keep-alive") {
-                        keep_alive = true;
-                    }
+                for token in h.value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    close |= token.eq_ignore_ascii_case(b"close");
+                    keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
                 }
             }
         }
-        // HTTP/1.0 without an explicit keep-alive closes; an explicit close always wins.
-        if version == 0 {
-            keep_alive = headers.iter().any(|h| {
-                h.name.eq_ignore_ascii_case("connection")
-                    && h.value
-                        .split(|&b| b == b',')
-                        .any(|t| trim(t).eq_ignore_ascii_case(b"keep-alive"))
-            }) && keep_alive;
-        }
-        self.keep_alive = keep_alive;
+        // HTTP/1.0 closes unless asked to keep alive; an explicit close always wins.
+        self.keep_alive = !close && (version >= 1 || keep_alive);
         let no_body =
             self.head_request || status == 204 || status == 304 || (100..200).contains(&status);
-        self.state = if no_body {
-            State::Done
-        } else if has_te {
-            if chunked {
-                State::Chunked(Chunk::Size {
-                    value: 0,
-                    digits: 0,
-                })
-            } else {
-                self.keep_alive = false;
-                State::UntilEof
-            }
-        } else if let Some(len) = content_length {
-            if len == 0 {
-                State::Done
-            } else {
-                State::Fixed { remaining: len }
-            }
-        } else {
+        // RFC 9112 6.3: Transfer-Encoding overrides Content-Length; a final coding other than
+        // chunked, or neither header, means the body runs until the server closes.
+        let kind = match (no_body, has_te, content_length) {
+            (true, _, _) => BodyKind::Empty,
+            (false, true, _) if chunked => BodyKind::Chunked,
+            (false, false, Some(len)) => BodyKind::Length(len),
+            _ => BodyKind::UntilClose,
+        };
+        if kind == BodyKind::UntilClose {
             self.keep_alive = false;
-            State::UntilEof
+        }
+        let decoder = BodyDecoder::new(kind);
+        self.state = if decoder.is_done() {
+            State::Done
+        } else {
+            State::Body(decoder)
         };
         Ok(())
     }
-
-    /// Advances the chunked decoder over `buf[*pos..]`.
-    fn chunked(&mut self, mut chunk: Chunk, buf: &[u8], pos: &mut usize) -> Result<(), ParseError> {
-        while *pos < buf.len() {
-            let b = buf[*pos];
-            chunk = match chunk {
-                Chunk::Data { remaining } => {
-                    let take = remaining.min((buf.len() - *pos) as u64);
-                    *pos += take as usize;
-                    if take == remaining {
-                        Chunk::DataCr
-                    } else {
-                        Chunk::Data {
-                            remaining: remaining - take,
-                        }
-                    }
-                }
-                Chunk::Size { value, digits } => {
-                    *pos += 1;
-                    if let Some(d) = hex_value(b) {
-                        if digits >= 15 {
-                            return Err(ParseError::Chunk);
-                        }
-                        Chunk::Size {
-                            value: value * 16 + d,
-                            digits: digits + 1,
-                        }
-                    } else if digits == 0 {
-                        return Err(ParseError::Chunk);
-                    } else if b == b'\r' {
-                        Chunk::SizeLf { value }
-                    } else if b == b';' || b == b' ' || b == b'\t' {
-                        Chunk::Extension { value }
-                    } else {
-                        return Err(ParseError::Chunk);
-                    }
-                }
-                Chunk::Extension { value } => {
-                    *pos += 1;
-                    match b {
-                        b'\r' => Chunk::SizeLf { value },
-                        b'\n' => return Err(ParseError::Chunk),
-                        _ => Chunk::Extension { value },
-                    }
-                }
-                Chunk::SizeLf { value } => {
-                    *pos += 1;
-                    if b != b'\n' {
-                        return Err(ParseError::Chunk);
-                    }
-                    if value == 0 {
-                        Chunk::TrailerStart
-                    } else {
-                        Chunk::Data { remaining: value }
-                    }
-                }
-                Chunk::DataCr => {
-                    *pos += 1;
-                    if b != b'\r' {
-                        return Err(ParseError::Chunk);
-                    }
-                    Chunk::DataLf
-                }
-                Chunk::DataLf => {
-                    *pos += 1;
-                    if b != b'\n' {
-                        return Err(ParseError::Chunk);
-                    }
-                    Chunk::Size {
-                        value: 0,
-                        digits: 0,
-                    }
-                }
-                Chunk::TrailerStart => {
-                    *pos += 1;
-                    if b == b'\r' {
-                        Chunk::FinalLf
-                    } else if b == b'\n' {
-                        return Err(ParseError::Chunk);
-                    } else {
-                        Chunk::TrailerLine
-                    }
-                }
-                Chunk::TrailerLine => {
-                    // Skip to the end of the line in one go.
-                    match memchr::memchr(b'\n', &buf[*pos..]) {
-                        Some(i) => {
-                            *pos += i + 1;
-                            Chunk::TrailerStart
-                        }
-                        None => {
-                            *pos = buf.len();
-                            Chunk::TrailerLine
-                        }
-                    }
-                }
-                Chunk::FinalLf => {
-                    *pos += 1;
-                    if b != b'\n' {
-                        return Err(ParseError::Chunk);
-                    }
-                    self.state = State::Done;
-                    return Ok(());
-                }
-            };
-        }
-        self.state = State::Chunked(chunk);
-        Ok(())
-    }
-}
-
-fn hex_value(b: u8) -> Option<u64> {
-    match b {
-        b'0'..=b'9' => Some((b - b'0') as u64),
-        b'a'..=b'f' => Some((b - b'a' + 10) as u64),
-        b'A'..=b'F' => Some((b - b'A' + 10) as u64),
-        _ => None,
-    }
-}
-
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
-fn last_token(value: &[u8]) -> &[u8] {
-    trim(value.rsplit(|&b| b == b',').next().unwrap_or(value))
-}
-
-fn parse_decimal(value: &[u8]) -> Option<u64> {
-    let v = trim(value);
-    if v.is_empty() || v.len() > 19 {
-        return None;
-    }
-    v.iter().try_fold(0u64, |acc, &b| {
-        b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as u64)
-    })
 }
 
 #[cfg(test)]
@@ -517,6 +320,19 @@ mod tests {
     }
 
     #[test]
+    fn length_lists_and_transfer_coding_precedence() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc";
+        assert_eq!(parse_split(wire, false).unwrap().0.body_bytes, 3);
+        // Transfer-Encoding wins over Content-Length; a final coding other than chunked is
+        // close-delimited.
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        assert_eq!(parse_split(wire, false).unwrap().1, wire.len());
+        let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n";
+        let (r, n) = parse_split(wire, false).unwrap();
+        assert_eq!((r.keep_alive, r.body_bytes, n), (false, 5, wire.len()));
+    }
+
+    #[test]
     fn connection_close_and_http10() {
         let wire = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
         assert!(!parse_split(wire, false).unwrap().0.keep_alive);
@@ -524,6 +340,11 @@ mod tests {
         assert!(!parse_split(wire, false).unwrap().0.keep_alive);
         let wire = b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n";
         assert!(parse_split(wire, false).unwrap().0.keep_alive);
+        let wire = b"HTTP/1.1 200 OK\r\nConnection: close, keep-alive\r\nContent-Length: 0\r\n\r\n";
+        assert!(
+            !parse_split(wire, false).unwrap().0.keep_alive,
+            "close wins"
+        );
     }
 
     #[test]
@@ -554,6 +375,21 @@ mod tests {
             parse_split(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", false),
             Err(ParseError::Incomplete)
         );
+        // The request-smuggling checks of the shared decoder hold for responses too.
+        // (An empty chunk size, a bare LF, a trailer line without a colon.)
+        let smuggling: [&[u8]; 3] = [
+            b"\r\nhi\r\n0\r\n\r\n",
+            b"2\nhi\r\n0\r\n\r\n",
+            b"0\r\nX\r\n\r\n",
+        ];
+        for bad in smuggling {
+            let wire = [
+                &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+                bad,
+            ]
+            .concat();
+            assert_eq!(parse_split(&wire, false), Err(ParseError::Chunk), "{bad:?}");
+        }
         assert_eq!(
             parse_split(
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 /// assert_eq!(args.payload, Some(1024));
 /// assert_eq!(args.keep_alive, KeepAlive::Off);
 /// assert_eq!(args.runtime, RuntimeModel::Shared);
-/// assert_eq!(args.pin_cpus, vec![0, 1]);
+/// assert_eq!(args.pin_cpus.unwrap().cpus(), [0, 1]);
 /// assert_eq!(args.listen, "127.0.0.1:8080");
 /// ```
 #[derive(clap::Parser, Debug, Clone, PartialEq, Eq)]
@@ -46,9 +46,10 @@ pub struct ResponderArgs {
     /// Thread-per-core runtimes with one SO_REUSEPORT listener each, or one shared runtime.
     #[arg(long, value_enum, default_value_t = RuntimeModel::PerCore)]
     pub runtime: RuntimeModel,
-    /// Pin worker threads to these CPUs (e.g. "0" or "0,1"; per-core runtime).
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = cpu)]
-    pub pin_cpus: Vec<usize>,
+    /// Run on these CPUs, e.g. 0, 0,1 or 2-3 (each CPU once): per-core workers are pinned
+    /// to them in turn, the shared runtime's threads may run on any of them.
+    #[arg(long, value_name = "LIST")]
+    pub pin_cpus: Option<tcpserver::CpuSet>,
     /// Serve HTTPS (rustls): with --cert/--key, or a self-signed certificate for "localhost".
     #[arg(long)]
     pub tls: bool,
@@ -76,28 +77,9 @@ impl Default for ResponderArgs {
 
 /// `--listen`: `HOST:PORT` (`[::1]:8080` for IPv6), checked before anything binds.
 fn host_port(s: &str) -> Result<String, String> {
-    let valid = s.rsplit_once(':').is_some_and(|(host, port)| {
-        let host_ok = match host.strip_prefix('[') {
-            Some(v6) => v6
-                .strip_suffix(']')
-                .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok()),
-            None => {
-                !host.is_empty()
-                    && host.len() <= 253
-                    && host
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
-            }
-        };
-        host_ok
-            && !port.is_empty()
-            && port.bytes().all(|b| b.is_ascii_digit())
-            && port.parse::<u16>().is_ok()
-    });
-    if valid {
-        Ok(s.to_string())
-    } else {
-        Err("expected HOST:PORT, e.g. 127.0.0.1:8080".into())
+    match tcpserver::split_host_port(s) {
+        Some(_) => Ok(s.to_string()),
+        None => Err("expected HOST:PORT, e.g. 127.0.0.1:8080".into()),
     }
 }
 
@@ -114,14 +96,6 @@ fn thread_count(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=1024).contains(&n) => Ok(n),
         _ => Err("expected a thread count from 1 to 1024".into()),
-    }
-}
-
-/// One CPU of `--pin-cpus`: below 1024 (`CPU_SETSIZE`).
-fn cpu(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(n) if n < 1024 => Ok(n),
-        _ => Err("expected CPU numbers from 0 to 1023, comma-separated".into()),
     }
 }
 
@@ -165,7 +139,7 @@ mod tests {
         let args = ResponderArgs::default();
         assert_eq!(args.keep_alive, KeepAlive::On);
         assert_eq!(args.runtime, RuntimeModel::PerCore);
-        assert!(!args.tls && !args.aes128 && args.pin_cpus.is_empty());
+        assert!(!args.tls && !args.aes128 && args.pin_cpus.is_none());
         assert_eq!((args.sleep_ms, args.header_timeout_ms), (0, 10_000));
     }
 }

@@ -61,6 +61,9 @@ pub enum ResponderError {
     /// Invalid option values.
     #[error("invalid options: {0}")]
     Options(String),
+    /// `--pin-cpus` names a CPU this process may not run on, or pinning failed.
+    #[error("--pin-cpus: {0}")]
+    Cpus(#[from] tcpserver::CpuSetError),
     /// The server could not be built or failed while serving.
     #[error(transparent)]
     Server(#[from] tcpserver::Error),

@@ -76,8 +76,10 @@ impl Responder {
         } else {
             builder.loops(threads)
         };
-        if !args.pin_cpus.is_empty() {
-            builder = builder.pin_cpus(args.pin_cpus.clone());
+        if let Some(cpus) = &args.pin_cpus {
+            // The kernel would silently leave out a CPU this process may not use.
+            cpus.check_allowed()?;
+            builder = builder.pin_cpus(cpus.cpus().to_vec());
         }
         let mut certificate = None;
         if args.tls {
@@ -88,7 +90,7 @@ impl Responder {
         let server = builder.build()?;
         let local_addr = server.local_addr();
         let handle = server.handle();
-        let cpus = args.pin_cpus.clone();
+        let cpus = args.pin_cpus;
         let thread = std::thread::Builder::new()
             .name("responder".into())
             .spawn(move || {
@@ -98,11 +100,15 @@ impl Responder {
                         async move { serve_connection(conn, &settings).await }
                     })?;
                 } else {
-                    // The shared model's workers may run on any of the listed CPUs.
+                    // The shared model's threads may run on any of the listed CPUs: threads
+                    // inherit the affinity of the thread that starts them, so restricting this
+                    // one before the runtime exists restricts all of the runtime's.
+                    if let Some(cpus) = &cpus {
+                        cpus.pin_current_thread()?;
+                    }
                     let runtime = tokio::runtime::Builder::new_multi_thread()
                         .worker_threads(threads)
                         .enable_all()
-                        .on_thread_start(move || restrict_to_cpus(&cpus))
                         .build()?;
                     runtime.block_on(server.serve(move |conn: Connection| {
                         let settings = settings.clone();
@@ -143,27 +149,6 @@ impl Responder {
             ))
         })
     }
-}
-
-/// Restricts the calling thread to `cpus` (no-op for an empty list or outside Linux).
-fn restrict_to_cpus(cpus: &[usize]) {
-    #[cfg(target_os = "linux")]
-    if !cpus.is_empty() {
-        // SAFETY: cpu_set_t is plain data, CPU_SET is only given indices below CPU_SETSIZE, and
-        // sched_setaffinity(0, ..) affects the calling thread only.
-        let rc = unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            for &cpu in cpus.iter().filter(|&&c| c < libc::CPU_SETSIZE as usize) {
-                libc::CPU_SET(cpu, &mut set);
-            }
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
-        };
-        if rc != 0 {
-            tracing::warn!(?cpus, error = %std::io::Error::last_os_error(), "cannot pin worker thread");
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = cpus;
 }
 
 impl Transport for Connection {

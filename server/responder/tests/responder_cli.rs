@@ -1,51 +1,19 @@
-//! No input panics: every flag of `responder` gets a corpus of bad values, and each must end in
-//! one line on stderr and exit status 2. Values a flag accepts are skipped (they would start a
+//! No input panics: every flag of `responder` gets the bad-value corpus (`cli_corpus/`, shared
+//! with loadgen's CLI test), and each must end in one line on stderr and exit status 2. Values a flag accepts are skipped (they would start a
 //! server). `--help` is clap's text, not the struct's rustdoc.
 
-use std::process::{Command, Output};
+mod cli_corpus;
+
+use cli_corpus::{corpus, run};
 
 const RESPONDER: &str = env!("CARGO_BIN_EXE_responder");
 
-fn run(args: &[String]) -> Output {
-    Command::new(RESPONDER)
-        .args(args)
-        .env("RUST_BACKTRACE", "0")
-        .output()
-        .expect("run the responder")
-}
-
 fn assert_usage_error(args: &[String]) {
-    let out = run(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let shown: Vec<String> = args.iter().map(|a| a.chars().take(40).collect()).collect();
-    assert!(!stderr.contains("panicked"), "{shown:?} panicked: {stderr}");
-    assert_eq!(out.status.code(), Some(2), "{shown:?}: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{shown:?}: {stderr}");
-    assert!(stderr.len() < 700, "{shown:?}: {} bytes", stderr.len());
+    cli_corpus::assert_usage_error(RESPONDER, args);
 }
 
 #[test]
 fn flags_refuse_bad_values() {
-    let mut corpus: Vec<String> = [
-        "",
-        "0",
-        "-1",
-        "99999999999999999999",
-        "NaN",
-        "1e309",
-        "é",
-        "+é",
-        "0,,1",
-        "3-1",
-        "1-",
-        "0,1,0",
-        "127.0.0.1:99999",
-        "[::1:80",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    corpus.push("x".repeat(5000));
     let flags: &[(&str, &[&str])] = &[
         ("--listen", &[]),
         ("--payload", &["0"]),
@@ -53,14 +21,14 @@ fn flags_refuse_bad_values() {
         ("--sleep-ms", &["0"]),
         ("--threads", &[]),
         ("--runtime", &[]),
-        ("--pin-cpus", &["0", "0,1,0"]),
+        ("--pin-cpus", &["0"]),
         ("--cert", &[]),
         ("--key", &[]),
         ("--header-timeout-ms", &[]),
         ("--idle-timeout-ms", &[]),
     ];
     for (flag, accepted) in flags {
-        for value in &corpus {
+        for value in corpus() {
             if !accepted.contains(&value.as_str()) {
                 assert_usage_error(&[format!("{flag}={value}")]);
             }
@@ -72,9 +40,40 @@ fn flags_refuse_bad_values() {
     assert_usage_error(&["--bogus".to_string()]);
 }
 
+/// `--pin-cpus`: a CPU twice is refused on the command line with a message that says so, and a
+/// CPU this process may not run on is a clear error when the server starts (not a silent
+/// filter).
+#[test]
+fn pin_cpus_duplicates_and_unavailable_cpus_are_errors() {
+    let out = run(RESPONDER, &["--pin-cpus".into(), "0-1,1".into()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("CPU 1 is listed twice"), "{stderr}");
+    let out = run(
+        RESPONDER,
+        &[
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--pin-cpus".into(),
+            "1023".into(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--pin-cpus: CPU 1023 is not one this process may run on (allowed: "),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "it listened: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 #[test]
 fn help_is_clap_text() {
-    let help = run(&["--help".to_string()]);
+    let help = run(RESPONDER, &["--help".to_string()]);
     let text = String::from_utf8_lossy(&help.stdout);
     assert_eq!(help.status.code(), Some(0));
     assert!(

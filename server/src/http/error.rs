@@ -2,11 +2,12 @@
 
 use super::Status;
 
-/// Why a request (head or body) was rejected.
+/// Why a request head, a `Content-Length` value or a message body was rejected.
 ///
 /// Every variant maps to the status code a server should answer with, see [`ParseError::status`];
 /// after any of them the connection must be closed, because the framing of the byte stream can no
-/// longer be trusted.
+/// longer be trusted. A client reading responses with [`BodyDecoder`](super::BodyDecoder) gets
+/// the same errors for their bodies.
 ///
 /// ```
 /// use tcpserver::http::{parse_request, Limits, ParseError, Status};

@@ -1,5 +1,6 @@
-//! Sans-I/O HTTP/1.1 building blocks: a request parser, a request-body discarder, a response
-//! encoder and a cached `Date` header.
+//! Sans-I/O HTTP/1.1 building blocks: a request parser, the body-framing decoder (for requests
+//! and responses: `Content-Length`, chunked and close-delimited bodies), a response encoder and a
+//! cached `Date` header.
 //!
 //! Everything here works on byte buffers and never touches a socket, so it is cheap to unit test
 //! and to fuzz. Parsing does not allocate: [`parse_request`] borrows from the input buffer and
@@ -32,14 +33,14 @@
 //! # Ok::<(), tcpserver::http::ParseError>(())
 //! ```
 
-mod body;
 mod date;
 mod error;
+mod framing;
 mod request;
 mod response;
 
-pub use body::BodyDecoder;
 pub use date::{HTTP_DATE_LEN, append_http_date, http_date};
 pub use error::ParseError;
-pub use request::{BodyKind, Limits, Parsed, Request, Version, parse_request};
+pub use framing::{BodyDecoder, BodyKind, parse_content_length};
+pub use request::{Limits, Parsed, Request, Version, parse_request};
 pub use response::{CONTINUE_100, ResponseHead, Status};

@@ -2,7 +2,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::ParseError;
+use super::{BodyKind, ParseError, parse_content_length};
 
 /// The most header fields [`Limits::max_headers`] can allow (the size of the on-stack array).
 const HEADER_SLOTS: usize = 128;
@@ -78,17 +78,6 @@ pub enum Version {
     Http10,
     /// `HTTP/1.1`: the connection stays open unless either side sends `Connection: close`.
     Http11,
-}
-
-/// How the body of a request is framed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyKind {
-    /// No body.
-    Empty,
-    /// `Content-Length` bytes of body.
-    Length(u64),
-    /// `Transfer-Encoding: chunked`.
-    Chunked,
 }
 
 /// A parsed request head, borrowing method and target from the input buffer.
@@ -277,10 +266,10 @@ impl HeadFields {
         match name.len() {
             4 if name.eq_ignore_ascii_case("host") => self.hosts = self.hosts.saturating_add(1),
             6 if name.eq_ignore_ascii_case("expect") => {
-                self.expect_continue = trim(value).eq_ignore_ascii_case(b"100-continue");
+                self.expect_continue = value.trim_ascii().eq_ignore_ascii_case(b"100-continue");
             }
             10 if name.eq_ignore_ascii_case("connection") => {
-                for token in value.split(|&b| b == b',').map(trim) {
+                for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                     if token.eq_ignore_ascii_case(b"close") {
                         self.connection_close = true;
                     } else if token.eq_ignore_ascii_case(b"keep-alive") {
@@ -289,20 +278,15 @@ impl HeadFields {
                 }
             }
             14 if name.eq_ignore_ascii_case("content-length") => {
-                // RFC 9110 8.6: a list of identical values is accepted as that value.
-                for item in value.split(|&b| b == b',').map(trim) {
-                    let n = parse_decimal(item).ok_or(ParseError::InvalidContentLength)?;
-                    match self.content_length {
-                        Some(prev) if prev != n => {
-                            return Err(ParseError::ConflictingContentLength);
-                        }
-                        _ => self.content_length = Some(n),
-                    }
+                let n = parse_content_length(value)?;
+                match self.content_length {
+                    Some(prev) if prev != n => return Err(ParseError::ConflictingContentLength),
+                    _ => self.content_length = Some(n),
                 }
             }
             17 if name.eq_ignore_ascii_case("transfer-encoding") => {
                 self.transfer_encoding = true;
-                for coding in value.split(|&b| b == b',').map(trim) {
+                for coding in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
                     if coding.is_empty() {
                         continue;
                     }
@@ -376,24 +360,6 @@ fn is_known_coding(coding: &[u8]) -> bool {
     ]
     .iter()
     .any(|known| coding.eq_ignore_ascii_case(known))
-}
-
-fn trim(s: &[u8]) -> &[u8] {
-    s.trim_ascii()
-}
-
-/// Parses a non-empty decimal number without sign, rejecting overflow.
-fn parse_decimal(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    s.iter().try_fold(0u64, |acc, &b| {
-        if b.is_ascii_digit() {
-            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 #[cfg(test)]

@@ -18,11 +18,23 @@ pub(crate) fn set_defer_accept(_socket: &Socket, _seconds: u32) -> Result<(), Er
     Err(Error::Unsupported("TCP_DEFER_ACCEPT"))
 }
 
-pub(crate) fn pin_current_thread(_cpu: usize) -> io::Result<()> {
-    Err(io::Error::new(
+pub(crate) fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    set_thread_affinity(&[cpu])
+}
+
+pub(crate) fn set_thread_affinity(_cpus: &[usize]) -> io::Result<()> {
+    Err(affinity_unsupported())
+}
+
+pub(crate) fn thread_affinity() -> io::Result<Vec<usize>> {
+    Err(affinity_unsupported())
+}
+
+fn affinity_unsupported() -> io::Error {
+    io::Error::new(
         io::ErrorKind::Unsupported,
         "CPU pinning is supported on Linux only",
-    ))
+    )
 }
 
 /// `TCP_USER_TIMEOUT` is Linux-only.

@@ -1,4 +1,4 @@
-//! Linux: `SO_REUSEPORT`, `TCP_FASTOPEN`, `TCP_DEFER_ACCEPT`, CPU pinning, `sendfile` and `splice`.
+//! Linux: `SO_REUSEPORT`, `TCP_FASTOPEN`, `TCP_DEFER_ACCEPT`, CPU affinity, `sendfile` and `splice`.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -63,22 +63,50 @@ pub(crate) fn set_defer_accept(socket: &Socket, seconds: u32) -> Result<(), Erro
 
 /// Pins the calling thread to one CPU.
 pub(crate) fn pin_current_thread(cpu: usize) -> io::Result<()> {
-    // SAFETY: cpu_set_t is plain data; CPU_SET checks nothing but we bound `cpu` first.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
+    set_thread_affinity(&[cpu])
+}
+
+/// Restricts the calling thread (and the threads it creates afterwards) to `cpus`. Builds the
+/// mask on the stack and makes one system call: no allocation, async-signal-safe.
+pub(crate) fn set_thread_affinity(cpus: &[usize]) -> io::Result<()> {
+    // SAFETY: cpu_set_t is plain data (a bit array); all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
         if cpu >= libc::CPU_SETSIZE as usize {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "CPU index out of range",
             ));
         }
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        // SAFETY: CPU_SET indexes the bit array without a bounds check; `cpu` < CPU_SETSIZE, the
+        // number of bits in cpu_set_t, was checked just above.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
     }
+    // SAFETY: sched_setaffinity reads `size_of::<cpu_set_t>()` bytes from `&set`, a live
+    // cpu_set_t of exactly that size; pid 0 means the calling thread.
+    let rc = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// The CPUs the calling thread may run on, ascending (`sched_getaffinity`).
+pub(crate) fn thread_affinity() -> io::Result<Vec<usize>> {
+    // SAFETY: cpu_set_t is plain data (a bit array); all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: sched_getaffinity writes at most `size_of::<cpu_set_t>()` bytes into `&mut set`, a
+    // live cpu_set_t of exactly that size; pid 0 means the calling thread.
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((0..libc::CPU_SETSIZE as usize)
+        // SAFETY: CPU_ISSET indexes the bit array without a bounds check; `cpu` < CPU_SETSIZE.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
 }
 
 /// One `sendfile(2)` call: at most `len` bytes from `file` at `offset` to the socket `out`.

@@ -31,8 +31,9 @@ struct State {
 /// Runs the server with the responder's options until SIGTERM or SIGINT. `--runtime` is
 /// ignored (hyper has one model); `--pin-cpus` restricts the whole process.
 pub(crate) fn run(args: ResponderArgs) -> anyhow::Result<()> {
-    if !args.pin_cpus.is_empty() {
-        crate::sys::set_affinity(&args.pin_cpus).context("--pin-cpus")?;
+    if let Some(cpus) = &args.pin_cpus {
+        cpus.check_allowed().context("--pin-cpus")?;
+        cpus.pin_current_thread().context("--pin-cpus")?;
     }
     let threads = args
         .threads

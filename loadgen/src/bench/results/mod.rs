@@ -7,18 +7,15 @@
 //! - `store`: reading and writing run directories.
 //! - `spread`: repeats summarized per scenario × contender × threads ([`Point`], [`Spread`]).
 //! - `readme`: the README renderer and the chart file names.
-//! - `format`: numbers as tables show them; `timestamp`: UTC timestamps.
+//! - `format`: numbers as tables show them (timestamps: [`crate::units`]).
 
 mod format;
 mod model;
 mod readme;
 mod spread;
 mod store;
-mod timestamp;
 
-pub use format::{
-    cpu_list, cpu_list_commas, format_cpu_us, format_latency_us, format_rps, parse_percent,
-};
+pub use format::{format_cpu_us, format_latency_us, format_rps, parse_percent};
 pub use model::{
     DEFAULT_FAIL_THRESHOLD, Failure, MANIFEST, RunManifest, RunRecord, ServerUsage, Skipped,
 };
@@ -28,4 +25,3 @@ pub use store::{
     RunDir, latest_run_dir, read_run_dir, record_file_name, resolve_run_dir, write_json,
     write_record,
 };
-pub use timestamp::{dir_timestamp, rfc3339};

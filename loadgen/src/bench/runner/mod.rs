@@ -17,7 +17,7 @@ use crate::attack::{self, AttackConfig};
 use crate::bench::contender::Contender;
 use crate::bench::machine::Machine;
 use crate::bench::results::{
-    self, Failure, RunDir, RunManifest, RunRecord, ServerUsage, Skipped, TABLE_COLUMNS, cpu_list,
+    self, Failure, RunDir, RunManifest, RunRecord, ServerUsage, Skipped, TABLE_COLUMNS,
 };
 use crate::bench::scenario::{self, Scenario};
 use crate::sys;
@@ -163,8 +163,8 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
     println!("machine: {}", machine.summary());
     println!(
         "placement: server on CPU {}, load generator on CPU {} (sched_setaffinity){}",
-        cpu_list(&placement.server),
-        cpu_list(&placement.client),
+        units::format_cpu_list(&placement.server),
+        units::format_cpu_list(&placement.client),
         if placement.overlaps() {
             " -- WARNING: they overlap, results are not meaningful"
         } else {
@@ -204,7 +204,7 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
         None
     };
     let mut manifest = RunManifest {
-        started_at: results::rfc3339(started),
+        started_at: units::format_timestamp(started),
         command: command_line(),
         machine: machine.clone(),
         server_cpus: placement.server.clone(),
@@ -384,8 +384,8 @@ impl Job<'_> {
             } else {
                 String::new()
             },
-            cpu_list(&cpus),
-            cpu_list(&self.placement.client)
+            units::format_cpu_list(&cpus),
+            units::format_cpu_list(&self.placement.client)
         );
         let mut server = ServerProcess::start(&spec)
             .with_context(|| format!("starting {}", self.contender.name))?;
@@ -416,7 +416,7 @@ impl Job<'_> {
         }
         let server_before = server.stats();
         let client_before = sys::process_cpu_seconds();
-        let started_at = results::rfc3339(SystemTime::now());
+        let started_at = units::format_timestamp(SystemTime::now());
         let report = attack::run(&AttackConfig {
             duration: Some(s.duration),
             ..base
@@ -663,7 +663,7 @@ fn check_open_files(connections: usize) -> anyhow::Result<()> {
 }
 
 fn new_run_dir(results_dir: &Path, started: SystemTime) -> anyhow::Result<PathBuf> {
-    let base = results::dir_timestamp(started);
+    let base = units::format_dir_timestamp(started);
     for n in 0..100 {
         let name = if n == 0 {
             base.clone()

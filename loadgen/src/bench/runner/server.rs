@@ -55,9 +55,11 @@ pub(crate) struct ServerSpec<'a> {
 }
 
 impl ServerSpec<'_> {
-    /// The server's CPUs, checked before the fork.
+    /// The server's CPUs as a set, built before the fork. They were checked against the CPUs
+    /// this process may use by [`Placement::decide`](super::Placement::decide), before the runner
+    /// restricted itself to the client CPUs (so they need not be in its mask now).
     fn cpu_set(&self) -> anyhow::Result<CpuSet> {
-        CpuSet::new(&self.cpus).context("server CPUs")
+        CpuSet::new(self.cpus.iter().copied()).context("server CPUs")
     }
 }
 
@@ -187,7 +189,7 @@ fn start_builtin(spec: &ServerSpec<'_>) -> anyhow::Result<ServerProcess> {
             if *runtime == "per-core" && spec.threads == spec.cpus.len() {
                 args.extend([
                     "--pin-cpus".into(),
-                    crate::bench::results::cpu_list_commas(&spec.cpus),
+                    crate::units::format_cpu_list_commas(&spec.cpus),
                 ]);
             }
         }
@@ -272,7 +274,7 @@ pub(crate) fn placeholders(
             ("sleep_ms", s.sleep_ms.to_string()),
             ("tls", s.tls.to_string()),
             ("threads", spec.threads.to_string()),
-            ("cpus", crate::bench::results::cpu_list_commas(&spec.cpus)),
+            ("cpus", crate::units::format_cpu_list_commas(&spec.cpus)),
             (
                 "cert",
                 tls.map(|t| t.cert.display().to_string())
