@@ -171,3 +171,30 @@ async fn systemd_socket_activation_in_a_child_process() {
     assert!(status.success(), "child failed: {rest}");
     assert!(rest.contains("1 passed"), "{rest}");
 }
+
+/// A hand-over whose new process exits before it is ready fails with a typed error and leaves
+/// the server serving; once the server shuts down, no hand-over is possible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_hand_over_leaves_the_server_serving() {
+    let server = ServerBuilder::new()
+        .listen("127.0.0.1:0")
+        .adopt_handed_over() // not started by a hand-over: binds
+        .build()
+        .unwrap();
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let task = tokio::spawn(server.serve(hello));
+    // `true` ignores the sockets and exits at once, without saying it is ready.
+    let err = within(handle.hand_over(Command::new("true"), Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::HandOver(_)), "{err:?}");
+    assert!(!handle.is_shutting_down());
+    assert_eq!(support::read_all(addr).await.unwrap(), b"hello");
+    handle.shutdown(Duration::ZERO);
+    let err = within(handle.hand_over(Command::new("true"), Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::HandOver(_)), "{err:?}");
+    within(task).await.unwrap().unwrap();
+}

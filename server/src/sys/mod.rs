@@ -60,3 +60,14 @@ pub(crate) fn set_cloexec(fd: std::os::fd::RawFd) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// Clears `FD_CLOEXEC`, so that the program about to be executed inherits the descriptor.
+/// Only `fcntl(2)`: safe to call between `fork` and `exec` (async-signal-safe, no allocation).
+pub(crate) fn clear_cloexec(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    // SAFETY: fcntl on a descriptor number; an invalid one fails with EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
