@@ -8,7 +8,7 @@
 //! finish it after the hand-over). Every line it prints carries the pid of the process.
 //!
 //! ```text
-//! cargo run --example hand_over -- --addr 127.0.0.1:7000
+//! cargo run --example hand_over -- --addr 127.0.0.1:7000 [--unix /tmp/ho.sock]
 //! echo ping | nc 127.0.0.1 7000          # pong 4242
 //! kill -HUP 4242                         # handed over to pid 4250
 //! echo ping | nc 127.0.0.1 7000          # pong 4250
@@ -66,7 +66,11 @@ fn main() -> anyhow::Result<()> {
     common::init_tracing();
     let args = common::Args::parse()?;
     let pid = std::process::id();
-    let server = args.builder().adopt_handed_over().build()?;
+    let mut builder = args.builder();
+    if let Some(path) = &args.unix {
+        builder = builder.listen_unix(path); // also handed over, the socket file with it
+    }
+    let server = builder.adopt_handed_over().build()?;
     let handle = server.handle();
     let rt = tokio::runtime::Runtime::new()?;
     {

@@ -417,7 +417,11 @@ impl Drop for KillPid {
 async fn hand_over_example_under_load() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    for mode in [&[][..], &["--per-core"][..]] {
+    let dir = temp_dir("hand-over");
+    let unix = dir.join("ho.sock");
+    // The shared model also listens on a Unix socket: handed over with its file.
+    let unix_mode = ["--unix", unix.to_str().unwrap()];
+    for mode in [&unix_mode[..], &["--per-core"][..]] {
         let mut old = Command::new(example("hand_over"))
             .args(["--addr", "127.0.0.1:0"])
             .args(mode)
@@ -541,6 +545,16 @@ async fn hand_over_example_under_load() {
             }
         }
         let new = new_pid.0.expect("the new process's pid");
+        if mode == unix_mode {
+            // The old process left the socket file to the new one, which serves it.
+            let mut s = within(tokio::net::UnixStream::connect(&unix))
+                .await
+                .unwrap();
+            s.write_all(b"ping\n").await.unwrap();
+            let mut out = String::new();
+            within(s.read_to_string(&mut out)).await.unwrap();
+            assert_eq!(out, format!("pong {new}\n"));
+        }
         let (by_old, by_new) = (count(&by_pid, Some(old_pid)), count(&by_pid, Some(new)));
         assert!(
             failures.is_empty(),
@@ -564,10 +578,15 @@ async fn hand_over_example_under_load() {
             }
         }
         assert!(new_done_line, "the new process shut down cleanly");
+        assert!(
+            !unix.exists(),
+            "the new process removed the socket file at stop"
+        );
         join_thread(reader).await;
         new_pid.0 = None;
         eprintln!(
             "{mode:?}: {by_old} answered by the old process, {by_new} by the new one, 0 failed"
         );
     }
+    let _ = std::fs::remove_dir_all(dir);
 }
