@@ -32,7 +32,7 @@ measure() { # name mode cmd...
     loadgen) reqs=$(jq '.result.requests' "$OUT") ;;
   esac
   awk -v n="$name" -v m="$mode" -v r="${reqs:-0}" -v c="$cpu" -v d="$D" \
-    'BEGIN { printf "%-8s %-10s %10.0f req/s  %7.2f us CPU/request\n", n, m, r/d, (r>0 ? c*1e6/r : 0) }' \
+    'BEGIN { printf "%-10s %-8s %10.0f req/s  %7.2f us CPU/request\n", m, n, r/d, (r>0 ? c*1e6/r : 0) }' \
     | tee -a "$LINES"
 }
 
@@ -53,19 +53,4 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo "# medians of $ROUNDS rounds: req/s, client CPU us/request, loadgen's median req/s / the client's"
-awk '
-  function median(list,   a, c, i, j, t) {
-    c = split(list, a, " ")
-    for (i = 2; i <= c; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-    return (c % 2) ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
-  }
-  { k = $1 " " $2; rps[k] = rps[k] " " $3; cpu[k] = cpu[k] " " $5; if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
-  END {
-    for (i = 1; i <= m; i++) { k = order[i]; r[k] = median(rps[k]); u[k] = median(cpu[k]) }
-    for (i = 1; i <= m; i++) {
-      k = order[i]; split(k, f, " "); lg = r["loadgen " f[2]]
-      printf "%-8s %-10s %10.0f req/s  %7.2f us CPU/request", f[1], f[2], r[k], u[k]
-      if (f[1] != "loadgen" && r[k] > 0) printf "   loadgen/%s %.2fx", f[1], lg / r[k]
-      printf "\n"
-    }
-  }' "$LINES"
+awk -v keys=2 -f "$(dirname "$0")/medians.awk" "$LINES"
