@@ -198,3 +198,60 @@ async fn a_failed_hand_over_leaves_the_server_serving() {
     assert!(matches!(err, Error::HandOver(_)), "{err:?}");
     within(task).await.unwrap().unwrap();
 }
+
+const HAND_OVER_CHILD: &str = "TCPSERVER_TEST_HAND_OVER_CHILD";
+
+/// In the child: build a server that adopts handed-over sockets; print what happened.
+#[test]
+fn hand_over_child() {
+    if std::env::var_os(HAND_OVER_CHILD).is_none() {
+        return; // run normally: nothing to do
+    }
+    match ServerBuilder::new()
+        .listen("127.0.0.1:0")
+        .adopt_handed_over()
+        .build()
+    {
+        Ok(server) => println!("bound {}", server.local_addr()),
+        Err(e) => println!("error {e}"),
+    }
+}
+
+/// A malformed `TCPSERVER_HANDOVER` meant for this process is a typed error from `build`, not
+/// a panic; one naming another parent (inherited from further up) is ignored.
+#[test]
+fn a_malformed_hand_over_environment_is_a_clear_error() {
+    let me = std::process::id();
+    for (value, expect) in [
+        (
+            format!("1;{me};x;"),
+            "error cannot adopt the inherited socket: TCPSERVER_HANDOVER is malformed: no readiness descriptor",
+        ),
+        (
+            format!("2;{me};4;5:-"),
+            "error cannot adopt the inherited socket: TCPSERVER_HANDOVER is malformed: unknown version",
+        ),
+        (
+            format!("1;{me};4;five:-"),
+            "error cannot adopt the inherited socket: TCPSERVER_HANDOVER is malformed: five:-",
+        ),
+        ("1;1;4;5:-".to_string(), "bound 127.0.0.1:"),
+    ] {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "hand_over_child",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(HAND_OVER_CHILD, "1")
+            .env("TCPSERVER_HANDOVER", &value)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{value}: {}", out.status);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(expect), "{value}: {stdout}");
+    }
+}
