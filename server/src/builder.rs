@@ -372,7 +372,7 @@ impl ServerBuilder {
         self
     }
 
-    /// Time allowed for a TLS handshake, also for [`Connection::start_tls`]; default
+    /// Time allowed for a TLS handshake, also for `Connection::start_tls`; default
     /// [`DEFAULT_HANDSHAKE_TIMEOUT`]. A connection that takes longer is closed.
     ///
     /// ```
