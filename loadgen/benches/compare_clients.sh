@@ -9,11 +9,12 @@
 #   loadgen/benches/compare_clients.sh target/release/loadgen 19000 19001 5 3
 #
 # Arguments: LOADGEN PORT_KEEPALIVE PORT_CLOSE [SECONDS=5] [ROUNDS=3]. Env: CLIENT_CPU (default 1),
-# CONNS (default 1000), OHA (default: oha on PATH; skipped if missing).
+# CONNS (default 1000), OHA (default: oha on PATH, e.g. OHA=/work/oha/bin/oha; skipped if missing).
+# Ends with the medians over the rounds and loadgen's median req/s over each other client's.
 set -u
 L=$1; KA=$2; CL=$3; D=${4:-5}; ROUNDS=${5:-3}
 CPU=${CLIENT_CPU:-1}; C=${CONNS:-1000}; OHA=${OHA:-$(command -v oha || true)}
-OUT=$(mktemp); STAT=$(mktemp); trap 'rm -f "$OUT" "$STAT"' EXIT
+OUT=$(mktemp); STAT=$(mktemp); LINES=$(mktemp); trap 'rm -f "$OUT" "$STAT" "$LINES"' EXIT
 
 measure() { # name mode cmd...
   local name=$1 mode=$2; shift 2
@@ -31,7 +32,8 @@ measure() { # name mode cmd...
     loadgen) reqs=$(jq '.result.requests' "$OUT") ;;
   esac
   awk -v n="$name" -v m="$mode" -v r="${reqs:-0}" -v c="$cpu" -v d="$D" \
-    'BEGIN { printf "%-8s %-10s %10.0f req/s  %7.2f us CPU/request\n", n, m, r/d, (r>0 ? c*1e6/r : 0) }'
+    'BEGIN { printf "%-10s %-8s %10.0f req/s  %7.2f us CPU/request\n", m, n, r/d, (r>0 ? c*1e6/r : 0) }' \
+    | tee -a "$LINES"
 }
 
 for round in $(seq "$ROUNDS"); do
@@ -49,3 +51,6 @@ for round in $(seq "$ROUNDS"); do
     fi
   done
 done
+
+echo "# medians of $ROUNDS rounds: req/s, client CPU us/request, loadgen's median req/s / the client's"
+awk -v keys=2 -f "$(dirname "$0")/medians.awk" "$LINES"

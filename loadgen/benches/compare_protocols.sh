@@ -8,14 +8,17 @@
 #
 # Arguments: BIN_DIR (with loadgen and responder) [SECONDS=5] [ROUNDS=3].
 # Env: SERVER_CPU (0), CLIENT_CPU (1), CONNS (1000), DEPTH (16, pipelining), STREAMS (10, HTTP/2),
-# OHA (default: oha on PATH; skipped if missing), ONLY (pipeline|h2: run one part).
-# Prints one line per run (server, protocol, client, req/s); the medians are left to the reader
-# (or: ... | awk '{k=$1" "$2" "$3; v[k]=v[k]" "$4} END {for (k in v) print k, v[k]}').
+# OHA (default: oha on PATH, e.g. OHA=/work/oha/bin/oha; skipped if missing), ONLY (pipeline|h2:
+# run one part), TIMEOUT (loadgen's -t, 30s: h2load and oha never time a request out, and a
+# loaded server answers 10000 streams in more than loadgen's default 2 s).
+# Prints one line per run (server, protocol, client, req/s, client CPU µs per completed request),
+# then the medians over the rounds and loadgen's median req/s over each other client's.
 set -u
 BIN=$1; D=${2:-5}; ROUNDS=${3:-3}
 SCPU=${SERVER_CPU:-0}; CCPU=${CLIENT_CPU:-1}; C=${CONNS:-1000}
 DEPTH=${DEPTH:-16}; STREAMS=${STREAMS:-10}; OHA=${OHA:-$(command -v oha || true)}; ONLY=${ONLY:-}
-WORK=$(mktemp -d); OUT=$WORK/out; PIDS=()
+TIMEOUT=${TIMEOUT:-30s}
+WORK=$(mktemp -d); OUT=$WORK/out; LINES=$WORK/lines; PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null
@@ -53,19 +56,29 @@ fi
 wait_port 19100; wait_port 19103; wait_port 19104
 
 h2load_rps() { grep -oE 'finished in [0-9.]+m?s, [0-9.]+ req/s' "$OUT" | grep -oE '[0-9.]+ req/s' | grep -oE '[0-9.]+'; }
+# The client's CPU time (task-clock from perf stat, else user+sys from /usr/bin/time), seconds.
+if perf stat -x, -e task-clock -o "$WORK/stat" -- true 2>/dev/null; then
+  timed() { perf stat -x, -e task-clock -o "$WORK/stat" -- "$@"; }
+  cpu_seconds() { awk -F, '/task-clock/ {print $1/1000}' "$WORK/stat"; }
+else
+  timed() { /usr/bin/time -f "%U %S" -o "$WORK/stat" -- "$@"; }
+  cpu_seconds() { awk '{print $1+$2}' "$WORK/stat"; }
+fi
 run() { # server protocol client cmd...
   local s=$1 p=$2 c=$3; shift 3
-  taskset -c "$CCPU" "$@" >"$OUT" 2>&1
-  local rps
+  timed taskset -c "$CCPU" "$@" >"$OUT" 2>&1
+  local rps done
   case $c in
-    loadgen) rps=$(jq '.result.rps.mean' "$OUT" 2>/dev/null) ;;
-    h2load) rps=$(h2load_rps) ;;
-    oha) rps=$(jq '.summary.requestsPerSec' "$OUT" 2>/dev/null) ;;
+    loadgen) rps=$(jq '.result.rps.mean' "$OUT" 2>/dev/null); done=$(jq '.result.requests' "$OUT" 2>/dev/null) ;;
+    h2load) rps=$(h2load_rps); done=$(grep -oE '[0-9]+ succeeded' "$OUT" | grep -oE '[0-9]+') ;;
+    oha) rps=$(jq '.summary.requestsPerSec' "$OUT" 2>/dev/null); done=$(jq '[.statusCodeDistribution[]] | add' "$OUT" 2>/dev/null) ;;
   esac
-  printf '%-9s %-9s %-8s %10.0f\n' "$s" "$p" "$c" "${rps:-0}"
+  awk -v s="$s" -v p="$p" -v c="$c" -v r="${rps:-0}" -v n="${done:-0}" -v t="$(cpu_seconds)" \
+    'BEGIN { printf "%-9s %-9s %-8s %10.0f req/s %7.2f us CPU/request\n", s, p, c, r, (n > 0 ? t * 1e6 / n : 0) }' \
+    | tee -a "$LINES"
 }
 
-LG=("$BIN/loadgen" --threads 1 -c "$C" -d "${D}s" -k -p r -o json)
+LG=("$BIN/loadgen" --threads 1 -c "$C" -d "${D}s" -t "$TIMEOUT" -k -p r -o json)
 H2=(h2load -t 1 -c "$C" -D "$D")
 OH=("$OHA" --no-tui --output-format json -c "$C" -z "${D}s" --insecure)
 for round in $(seq "$ROUNDS"); do
@@ -87,3 +100,6 @@ for round in $(seq "$ROUNDS"); do
     fi
   done
 done
+
+echo "# medians of $ROUNDS rounds: req/s, client CPU us/request, loadgen's median req/s / the client's"
+awk -v keys=3 -f "$(dirname "$0")/medians.awk" "$LINES"

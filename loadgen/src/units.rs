@@ -6,6 +6,7 @@
 //! - CPU lists: `1`, `0,2`, `2-3`, `0-1,4`; each CPU at most once, below [`MAX_CPUS`].
 //! - Start times: RFC 3339 (`2026-11-27T01:00:00Z`, `2026-11-27T02:00:00.5+01:00`), Unix seconds
 //!   (`1795741200`), or `+DURATION` from now.
+//! - CPU lists written out: [`format_cpu_list`] (`0-3`), [`format_cpu_list_commas`] (`0,1,2,3`).
 //! - Timestamps written out: RFC 3339 in UTC ([`format_timestamp`]), and the run directory form
 //!   ([`format_dir_timestamp`]).
 //!
@@ -116,6 +117,34 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     s.parse::<tcpserver::CpuSet>()
         .map(|set| set.cpus().to_vec())
         .map_err(|e| e.to_string())
+}
+
+/// Writes a CPU list the way [`parse_cpu_list`] reads it back, compactly: `0`, `0,1`, `0,2,5`,
+/// or `0-3` for three or more consecutive CPUs.
+///
+/// ```
+/// assert_eq!(loadgen::units::format_cpu_list(&[0, 1, 2, 3]), "0-3");
+/// assert_eq!(loadgen::units::format_cpu_list(&[0, 1]), "0,1");
+/// ```
+pub fn format_cpu_list(cpus: &[usize]) -> String {
+    if cpus.len() > 2 && cpus.windows(2).all(|w| w[1] == w[0] + 1) {
+        format!("{}-{}", cpus[0], cpus[cpus.len() - 1])
+    } else {
+        format_cpu_list_commas(cpus)
+    }
+}
+
+/// Writes a CPU list with commas only, `0,1,2,3`: the form every tool reads (`taskset -c`,
+/// `--pin-cpus`, a contender's `{cpus}`).
+///
+/// ```
+/// assert_eq!(loadgen::units::format_cpu_list_commas(&[0, 1, 2, 3]), "0,1,2,3");
+/// ```
+pub fn format_cpu_list_commas(cpus: &[usize]) -> String {
+    cpus.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// A CPU list as one command-line value (`--cpus 0,2-3`), parsed by [`parse_cpu_list`].
@@ -298,6 +327,10 @@ mod tests {
             "{err}"
         );
         assert!(parse_cpu_list(&MAX_CPUS.to_string()).is_err());
+        for cpus in [&[0][..], &[0, 1], &[0, 1, 2, 3], &[1, 3, 4, 5]] {
+            assert_eq!(parse_cpu_list(&format_cpu_list(cpus)).unwrap(), cpus);
+            assert_eq!(parse_cpu_list(&format_cpu_list_commas(cpus)).unwrap(), cpus);
+        }
     }
 
     #[test]

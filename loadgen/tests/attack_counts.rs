@@ -1,13 +1,13 @@
 //! Exact counts of successes, status classes and error classes against a test server that
 //! misbehaves on purpose.
 
-mod attack_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use attack_support::TestServer;
 use loadgen::attack::{AttackConfig, AttackError, run};
 use loadgen::report::{Report, decode_histogram};
+use support::TestServer;
 
 fn cfg(url: String, n: u64, connections: usize, keep_alive: bool) -> AttackConfig {
     AttackConfig {

@@ -1,13 +1,13 @@
 //! `loadgen merge` is exact, and the command line fails with one clear line.
 
-mod attack_support;
+mod support;
 
 use std::process::Command;
 use std::time::Duration;
 
-use attack_support::TestServer;
 use loadgen::attack::{AttackConfig, run};
 use loadgen::report::{Report, decode_histogram, merge};
+use support::TestServer;
 
 #[test]
 fn merge_adds_histograms_and_counts() {

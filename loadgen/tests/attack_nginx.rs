@@ -60,17 +60,19 @@ impl Nginx {
     /// Starts nginx (one process, `master_process off`) with `extra` added to its `http` block.
     fn start(binary: &Path, name: &str, extra: &str) -> Nginx {
         let dir = std::env::temp_dir().join(format!("loadgen-nginx-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("nginx dir");
         let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
-        std::fs::write(dir.join("cert.pem"), key.cert.pem()).expect("write cert");
-        std::fs::write(dir.join("key.pem"), key.signing_key.serialize_pem()).expect("write key");
         let mut last_log = Vec::new();
         for _attempt in 0..8 {
             let (tls_port, h2c_port) = (free_port(), free_port());
             if tls_port == h2c_port {
                 continue;
             }
+            // A fresh directory per attempt (a failed attempt's is removed with it).
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("nginx dir");
+            std::fs::write(dir.join("cert.pem"), key.cert.pem()).expect("write cert");
+            std::fs::write(dir.join("key.pem"), key.signing_key.serialize_pem())
+                .expect("write key");
             write_config(&dir, tls_port, h2c_port, extra);
             let mut child = Command::new(binary)
                 .arg("-p")

@@ -5,7 +5,7 @@
 //! 127.0.0.1:1, or `--list` prints and exits. No test here needs the network. Built without the
 //! `bench` feature, the runner's flags and subcommands are refused with a message that names it.
 
-#[path = "../../server/responder/tests/cli_corpus/mod.rs"]
+#[path = "../../server/responder/tests/support/cli_corpus.rs"]
 mod cli_corpus;
 
 use cli_corpus::{assert_usage_error, corpus, run};

@@ -1,18 +1,18 @@
 //! loadgen against a misbehaving server: every fault lands in exactly the expected error class,
 //! with exact counts, and a run never hangs past its deadline plus the timeout, never panics.
 //!
-//! The server (`faults_support`) counts the requests it read, so "exact" means: the number of
+//! The server (`support/fault_server.rs`) counts the requests it read, so "exact" means: the number of
 //! requests loadgen was told to send, all of them read by the server, each answered with the
 //! fault, each counted once in the report.
 
-mod faults_support;
+mod support;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use faults_support::{Fault, FaultServer};
 use loadgen::attack::{AttackConfig, AttackError, run};
 use loadgen::report::{ErrorClasses, Report};
+use support::{Fault, FaultServer};
 
 /// Requests per exact-count test (spread over [`CONNECTIONS`]).
 const REQUESTS: u64 = 40;

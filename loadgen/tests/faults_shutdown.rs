@@ -3,12 +3,16 @@
 //! once the server stops accepting, new connections are refused (connect errors only), and the
 //! server finishes well within its deadline.
 
+mod support;
+
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use loadgen::attack::{AttackConfig, run};
 use tcpserver_responder::{Responder, ResponderArgs};
+
+use support::{eventually, runtime};
 
 #[test]
 fn graceful_shutdown_under_loadgen_traffic_fails_no_request() {
@@ -39,12 +43,10 @@ fn graceful_shutdown_under_loadgen_traffic_fails_no_request() {
         std::thread::spawn(move || {
             let _ = tx.send(run(&cfg));
         });
-        // Shut down in the middle of the run: wait until traffic flows.
-        let start = Instant::now();
-        while handle.accepted_connections() < 32 && start.elapsed() < Duration::from_secs(20) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        std::thread::sleep(Duration::from_millis(500));
+        // Shut down in the middle of the run, once all 32 connections are accepted: loadgen
+        // sends a request as soon as it is connected, and the responder holds each for 20 ms, so
+        // requests are in flight on every connection.
+        runtime().block_on(eventually(|| handle.accepted_connections() >= 32));
         let deadline = Duration::from_secs(10);
         let began = Instant::now();
         handle.shutdown(deadline);

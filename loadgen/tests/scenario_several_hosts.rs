@@ -7,6 +7,8 @@
 //! Needs `ip netns` (iproute2) and CAP_NET_ADMIN (root); where those are missing the test says so
 //! and does nothing. The namespaces are removed by a guard, whatever happens.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -14,10 +16,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use loadgen::report::{Report, decode_histogram};
 
+// PATIENCE bounds every step that waits (server start, each load process).
+use support::PATIENCE;
+
 const EXE: &str = env!("CARGO_BIN_EXE_loadgen");
 const LOAD_HOSTS: usize = 3;
-/// Bound on every step that waits (server start, each load process).
-const PATIENCE: Duration = Duration::from_secs(60);
 
 fn ip(args: &[&str]) -> Output {
     Command::new("ip")

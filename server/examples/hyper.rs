@@ -22,7 +22,6 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use tcpserver::PeerAddr;
 
 /// Time the open connections get after a shutdown signal.
@@ -39,46 +38,16 @@ async fn hello(
     Ok(Response::new(Full::new(Bytes::from(body))))
 }
 
-/// Serves one connection with hyper until it ends or the server shuts down.
+/// Serves one connection with hyper until it ends or the server shuts down (the select of
+/// `shutdown_started()` and hyper's `graceful_shutdown()` is in `common::serve_http1`).
 async fn serve_http(conn: tcpserver::Connection) {
     let peer = conn.peer();
-    let server = conn.server().clone();
-    let http = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(conn), service_fn(move |req| hello(req, peer)));
-    tokio::pin!(http);
-    let result = tokio::select! {
-        r = http.as_mut() => r,
-        _ = server.shutdown_started() => {
-            // Finish the request in flight (if any), then close.
-            http.as_mut().graceful_shutdown();
-            http.await
-        }
-    };
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "HTTP connection ended with an error");
-    }
+    common::serve_http1(conn, service_fn(move |req| hello(req, peer))).await;
 }
 
 fn main() -> anyhow::Result<()> {
     common::init_tracing();
     let args = common::Args::parse()?;
     let server = args.builder().build()?;
-    let handle = server.handle();
-    let rt = tokio::runtime::Runtime::new()?;
-    let stop = {
-        let _in_runtime = rt.enter();
-        common::signal()
-    };
-    rt.spawn(async move {
-        stop.await;
-        handle.shutdown(DEADLINE);
-    });
-    common::announce(server.local_addr());
-    if args.per_core {
-        server.serve_per_core(serve_http)?;
-    } else {
-        rt.block_on(server.serve(serve_http))?;
-    }
-    println!("shutdown complete");
-    Ok(())
+    common::serve_until_signal(server, args.per_core, DEADLINE, serve_http)
 }

@@ -71,6 +71,11 @@ where
     F: FnMut(Stream, PeerAddr, ConnGuard),
 {
     let shared = &*handle.shared;
+    // When this loop ends (stop, `max_accept`, a fatal error), the copies kept for a hand-over
+    // go too: a listening socket must not stay open with nobody accepting on it (its clients
+    // would wait for nothing; another per-core worker's socket of the reuseport group takes
+    // them once this one is closed).
+    let _copies = DropHandOverCopies(shared);
     let cancelled = stop.cancelled();
     tokio::pin!(cancelled);
     let mut backoff = Duration::ZERO;
@@ -149,6 +154,14 @@ where
         drain(listener, handle, options, &mut on_conn).await;
     }
     Ok(())
+}
+
+struct DropHandOverCopies<'a>(&'a Shared);
+
+impl Drop for DropHandOverCopies<'_> {
+    fn drop(&mut self) {
+        self.0.drop_hand_over_copies();
+    }
 }
 
 /// Accepts what the kernel already queued (until `EAGAIN`), so that closing this listener does

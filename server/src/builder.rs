@@ -44,6 +44,7 @@ pub struct ServerBuilder {
     tls: Option<Arc<crate::tls::Reloadable>>,
     handshake_timeout: Duration,
     on_connect: Option<OnConnect>,
+    adopt_handed_over: bool,
 }
 
 impl Debug for ServerBuilder {
@@ -59,6 +60,7 @@ impl Debug for ServerBuilder {
             .field("tls", &self.tls.is_some())
             .field("handshake_timeout", &self.handshake_timeout)
             .field("on_connect", &self.on_connect.is_some())
+            .field("adopt_handed_over", &self.adopt_handed_over)
             .finish()
     }
 }
@@ -70,6 +72,8 @@ enum Listen {
     #[cfg(feature = "proxy-protocol")]
     TcpProxied(Result<SocketAddr, Error>),
     Unix(PathBuf),
+    #[cfg(feature = "proxy-protocol")]
+    UnixProxied(PathBuf),
     Inherited(Result<OwnedFd, Error>),
 }
 
@@ -140,6 +144,7 @@ impl ServerBuilder {
             tls: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             on_connect: None,
+            adopt_handed_over: false,
         }
     }
 
@@ -194,6 +199,29 @@ impl ServerBuilder {
         self
     }
 
+    /// Adds a Unix domain socket listener at `path` (as [`listen_unix`](Self::listen_unix))
+    /// for a load balancer on the same host that speaks the PROXY protocol to it (HAProxy
+    /// `server app unix@/run/app.sock send-proxy-v2`, nginx `proxy_protocol on`): the header
+    /// is read first, as on [`listen_proxied`](Self::listen_proxied); the client's real address
+    /// becomes the connection's [`peer`](Connection::peer), the balancer's credentials are in
+    /// [`ProxyHeader::proxy`](crate::proxy_protocol::ProxyHeader::proxy). Feature
+    /// `proxy-protocol`.
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("tcpserver-doc-pp-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let server = tcpserver::ServerBuilder::new()
+    ///     .listen_unix_proxied(dir.join("app.sock"))
+    ///     .build()?;
+    /// # drop(server); std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "proxy-protocol")]
+    pub fn listen_unix_proxied(mut self, path: impl Into<PathBuf>) -> Self {
+        self.listens.push(Listen::UnixProxied(path.into()));
+        self
+    }
+
     /// Adopts a socket that is already bound and listening: a [`std::net::TcpListener`], a
     /// [`std::os::unix::net::UnixListener`], or a raw descriptor inherited from a parent
     /// process (as an [`OwnedFd`]). Bind-time [`ListenOptions`] (backlog, `SO_REUSEPORT`, ...)
@@ -233,6 +261,28 @@ impl ServerBuilder {
             }
             Err(e) => self.listens.push(Listen::Inherited(Err(e))),
         }
+        self
+    }
+
+    /// If this process was started by [`ServerHandle::hand_over`] of a running server, serve
+    /// the listening sockets it handed over instead of binding the listeners given to this
+    /// builder (all of them, with their PROXY protocol setting; the bind-time options are the
+    /// old process's). Once this server serves, the old process is told and stops accepting.
+    /// A process started otherwise binds as usual, so the same program works for the first
+    /// start and for every restart. Reads the environment variable `TCPSERVER_HANDOVER`
+    /// (ignored unless set by this process's parent); a malformed one fails
+    /// [`build`](Self::build) with [`Error::Inherited`].
+    ///
+    /// ```
+    /// let server = tcpserver::ServerBuilder::new()
+    ///     .listen("127.0.0.1:0")
+    ///     .adopt_handed_over()
+    ///     .build()?;
+    /// # let _ = server;
+    /// # Ok::<(), tcpserver::Error>(())
+    /// ```
+    pub fn adopt_handed_over(mut self) -> Self {
+        self.adopt_handed_over = true;
         self
     }
 
@@ -322,7 +372,7 @@ impl ServerBuilder {
         self
     }
 
-    /// Time allowed for a TLS handshake, also for [`Connection::start_tls`]; default
+    /// Time allowed for a TLS handshake, also for `Connection::start_tls`; default
     /// [`DEFAULT_HANDSHAKE_TIMEOUT`]. A connection that takes longer is closed.
     ///
     /// ```
@@ -373,7 +423,11 @@ impl ServerBuilder {
     /// # Ok::<(), tcpserver::Error>(())
     /// ```
     pub fn build(self) -> Result<Server, Error> {
-        if self.listens.is_empty() {
+        let handed_over = match self.adopt_handed_over {
+            true => crate::hand_over::receive()?,
+            false => None,
+        };
+        if self.listens.is_empty() && handed_over.is_none() {
             return Err(Error::Config("the server has no listener"));
         }
         if self.loops == 0 {
@@ -387,7 +441,16 @@ impl ServerBuilder {
         }
         self.options.check()?;
         let mut listeners = Vec::with_capacity(self.listens.len());
-        for listen in self.listens {
+        let mut ready = None;
+        let listens = match handed_over {
+            Some(received) => {
+                listeners = received.sockets;
+                ready = Some(received.ready);
+                Vec::new()
+            }
+            None => self.listens,
+        };
+        for listen in listens {
             let bound = match listen {
                 Listen::Tcp(addr) => Bound::tcp(addr?, &self.options)?,
                 #[cfg(feature = "proxy-protocol")]
@@ -397,6 +460,12 @@ impl ServerBuilder {
                     bound
                 }
                 Listen::Unix(path) => Bound::unix(&path, &self.options)?,
+                #[cfg(feature = "proxy-protocol")]
+                Listen::UnixProxied(path) => {
+                    let mut bound = Bound::unix(&path, &self.options)?;
+                    bound.proxy_protocol = true;
+                    bound
+                }
                 Listen::Inherited(fd) => Bound::inherited(fd?)?,
             };
             tracing::debug!(addr = %bound.addr, "listening");
@@ -410,6 +479,13 @@ impl ServerBuilder {
             self.handshake_timeout,
             self.tls,
         );
+        for bound in &listeners {
+            shared.keep_for_hand_over(bound);
+        }
+        *shared
+            .handed_over_ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = ready;
         Ok(Server {
             listeners,
             handle: ServerHandle {

@@ -57,6 +57,11 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Handing the listeners over to a new process failed: it could not be started, or it
+    /// exited before it was ready ([`ServerHandle::hand_over`](crate::ServerHandle::hand_over)).
+    /// The server goes on serving.
+    #[error("hand-over to a new process failed: {0}")]
+    HandOver(#[source] io::Error),
     /// Setting a socket option failed.
     #[error("cannot set socket option {option}: {source}")]
     SocketOption {

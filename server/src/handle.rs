@@ -3,10 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::ListenAddr;
@@ -59,21 +60,28 @@ pub(crate) struct Shared {
     /// Tickets left for `max_accept` (`u64::MAX`: unlimited).
     tickets: AtomicU64,
     max_accept: Option<u64>,
-    /// Connections accepted against a ticket; reaching `max_accept` starts a graceful shutdown.
-    ticketed: AtomicU64,
     pub(crate) limit: Option<Semaphore>,
     /// Stop accepting (graceful shutdown, halt, `max_accept` reached or a fatal accept error).
     pub(crate) stop: CancellationToken,
     stopping: AtomicBool,
     halted: AtomicBool,
     done: AtomicBool,
-    /// Graceful deadline; `None` waits forever.
+    /// Graceful deadline; `None` waits forever. A tokio instant, so that tests can run the
+    /// deadline on tokio's paused clock.
     deadline: Mutex<Option<Instant>>,
     /// Woken when the last connection closes while stopping, on halt, on a new deadline, at the end.
     events: Notify,
     pub(crate) registry: Registry,
     /// The TLS configuration, if the listeners speak TLS.
     pub(crate) tls: Option<Arc<crate::tls::Reloadable>>,
+    /// Copies of every listening socket, for a hand-over to a new process; emptied when the
+    /// server stops accepting or any accept loop ends (so that no listening socket stays open
+    /// without an accept loop).
+    pub(crate) hand_over: Mutex<Vec<crate::listener::HandOverSocket>>,
+    /// Set in a process started by a hand-over: tells the previous process that we serve.
+    pub(crate) handed_over_ready: Mutex<Option<std::os::fd::OwnedFd>>,
+    /// A hand-over is under way (one at a time).
+    handing_over: AtomicBool,
 }
 
 impl Shared {
@@ -97,7 +105,6 @@ impl Shared {
             accepted: AtomicU64::new(0),
             tickets: AtomicU64::new(max_accept.unwrap_or(u64::MAX)),
             max_accept,
-            ticketed: AtomicU64::new(0),
             limit: max_connections.map(Semaphore::new),
             stop: CancellationToken::new(),
             stopping: AtomicBool::new(false),
@@ -107,6 +114,26 @@ impl Shared {
             events: Notify::new(),
             registry: Registry::new(shards),
             tls,
+            hand_over: Mutex::new(Vec::new()),
+            handed_over_ready: Mutex::new(None),
+            handing_over: AtomicBool::new(false),
+        }
+    }
+
+    /// Keeps a copy of a listening socket for [`ServerHandle::hand_over`].
+    pub(crate) fn keep_for_hand_over(&self, bound: &crate::listener::Bound) {
+        match bound.hand_over_copy() {
+            Ok(copy) => lock(&self.hand_over).push(copy),
+            Err(e) => {
+                tracing::warn!(addr = %bound.addr, error = %e, "no copy of the listener for a hand-over")
+            }
+        }
+    }
+
+    /// In a process started by a hand-over: the server serves, the previous process may stop.
+    pub(crate) fn serving(&self) {
+        if let Some(ready) = lock(&self.handed_over_ready).take() {
+            crate::hand_over::notify_ready(ready);
         }
     }
 
@@ -127,12 +154,13 @@ impl Shared {
         }
     }
 
-    /// Counts a newly accepted connection; starts the shutdown when `max_accept` is reached.
+    /// Counts a newly accepted connection; starts the shutdown when `max_accept` is reached
+    /// (every accept took a ticket first, so `accepted` never passes `max_accept`).
     pub(crate) fn on_accepted(&self) {
-        self.accepted.fetch_add(1, Ordering::Relaxed);
+        let accepted = self.accepted.fetch_add(1, Ordering::AcqRel) + 1;
         self.active.fetch_add(1, Ordering::AcqRel);
         if let Some(max) = self.max_accept
-            && self.ticketed.fetch_add(1, Ordering::AcqRel) + 1 >= max
+            && accepted >= max
         {
             tracing::debug!(max, "max_accept reached, shutting down");
             self.begin_stop();
@@ -146,9 +174,15 @@ impl Shared {
         }
     }
 
+    /// No hand-over any more: closes the copies of the listening sockets.
+    pub(crate) fn drop_hand_over_copies(&self) {
+        lock(&self.hand_over).clear();
+    }
+
     /// Stops accepting (idempotent).
     pub(crate) fn begin_stop(&self) {
         self.stopping.store(true, Ordering::Release);
+        self.drop_hand_over_copies();
         self.stop.cancel();
         self.events.notify_waiters();
     }
@@ -188,7 +222,7 @@ impl Shared {
                 Some(d) => {
                     tokio::select! {
                         _ = &mut notified => {}
-                        _ = tokio::time::sleep_until(d.into()) => {}
+                        _ = tokio::time::sleep_until(d) => {}
                     }
                 }
                 None => notified.await,
@@ -211,7 +245,7 @@ impl Shared {
                 Some(d) => {
                     tokio::select! {
                         _ = &mut notified => {}
-                        _ = tokio::time::sleep_until(d.into()) => {}
+                        _ = tokio::time::sleep_until(d) => {}
                     }
                 }
                 None => notified.await,
@@ -353,6 +387,95 @@ impl ServerHandle {
         }
     }
 
+    /// Hands the listening sockets over to a new process, for a restart or an upgrade that
+    /// refuses no connection (Linux): starts `command` (typically this program again:
+    /// `Command::new(std::env::current_exe()?)` with the same arguments) with duplicates of
+    /// every listening socket, and waits until the new process serves them (its server was
+    /// built with [`adopt_handed_over`](crate::ServerBuilder::adopt_handed_over) and has
+    /// started serving). Then this server shuts down gracefully, as
+    /// [`shutdown(drain)`](Self::shutdown) does: it stops accepting, the connections it has
+    /// finish (for at most `drain`), and its `serve` call returns. Both processes share the
+    /// kernel's sockets meanwhile, so no client is refused; Unix socket files stay in place
+    /// (the new process removes them when it stops).
+    ///
+    /// The new program must be this process's child (started directly, or by a wrapper that
+    /// `exec`s it): it checks that the sockets were meant for it by its parent's pid. After a
+    /// hand-over from the per-core model with `reuse_port`, each worker's socket is one
+    /// listener of the new server (so none of the `SO_REUSEPORT` group is closed).
+    ///
+    /// Returns the new process. If it cannot be started, or exits before it is ready, this
+    /// server goes on serving and [`Error::HandOver`](crate::Error::HandOver) is returned.
+    /// Dropping the future (e.g. at a timeout of yours) kills the new process if it is not
+    /// ready yet. Elsewhere than Linux: [`Error::Unsupported`](crate::Error::Unsupported).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use tcpserver::ServerBuilder;
+    /// use tokio::signal::unix::{SignalKind, signal};
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     // The first start binds; a start by `hand_over` adopts the old process's sockets.
+    ///     let server = ServerBuilder::new().listen("[::]:8080").adopt_handed_over().build()?;
+    ///     let handle = server.handle();
+    ///     let mut hup = signal(SignalKind::hangup())?;
+    ///     tokio::spawn(async move {
+    ///         while hup.recv().await.is_some() {
+    ///             let mut next = std::process::Command::new(std::env::current_exe().unwrap());
+    ///             next.args(std::env::args_os().skip(1));
+    ///             match tokio::time::timeout(Duration::from_secs(30), handle.hand_over(next, Duration::from_secs(60))).await {
+    ///                 Ok(Ok(child)) => {
+    ///                     tracing::info!(pid = child.id(), "handed over");
+    ///                     break;
+    ///                 }
+    ///                 Ok(Err(e)) => tracing::error!(error = %e, "still serving"),
+    ///                 Err(_) => tracing::error!("the new process was not ready in time; still serving"),
+    ///             }
+    ///         }
+    ///     });
+    ///     server.serve(|mut conn| async move { let _ = conn.echo().await; }).await?;
+    ///     Ok(()) // the connections of this process are done; the new one serves
+    /// }
+    /// ```
+    pub async fn hand_over(
+        &self,
+        command: std::process::Command,
+        drain: Duration,
+    ) -> Result<std::process::Child, crate::Error> {
+        let shared = &*self.shared;
+        if shared.handing_over.swap(true, Ordering::AcqRel) {
+            return Err(crate::Error::HandOver(std::io::Error::other(
+                "a hand-over is already under way",
+            )));
+        }
+        struct Done<'a>(&'a AtomicBool);
+        impl Drop for Done<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _done = Done(&shared.handing_over);
+        let sockets = {
+            let list = lock(&shared.hand_over);
+            if self.is_shutting_down() || list.is_empty() {
+                return Err(crate::Error::HandOver(std::io::Error::other(
+                    "the server is shutting down (or no longer accepts)",
+                )));
+            }
+            list.iter()
+                .map(|s| s.duplicate())
+                .collect::<std::io::Result<Vec<_>>>()
+                .map_err(crate::Error::HandOver)?
+        };
+        let child = crate::hand_over::spawn_and_wait(&sockets, command).await?;
+        for s in &sockets {
+            s.give_file_away();
+        }
+        tracing::info!(pid = child.id(), ?drain, "listeners handed over; draining");
+        self.shutdown(drain);
+        Ok(child)
+    }
+
     /// Whether a shutdown (graceful or halt) has started.
     ///
     /// ```no_run
@@ -411,6 +534,10 @@ impl ServerHandle {
     pub fn listen_addrs(&self) -> &[ListenAddr] {
         &self.shared.listen_addrs
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Owned by each connection from accept to close: keeps the counters, the connection limit and

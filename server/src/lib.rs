@@ -33,8 +33,9 @@
 //! inherited (systemd socket activation): see [`ServerBuilder::new`]. Beyond the Go library it
 //! also offers keepalive and `TCP_USER_TIMEOUT` ([`ListenOptions`]), [`Connection::proxy`]
 //! (zero-copy to a dialed upstream), per-worker state ([`Server::serve_per_core_with`]), TLS
-//! reload ([`ServerHandle::reload_tls`]) and, with feature `proxy-protocol`, PROXY protocol
-//! listeners.
+//! reload (`ServerHandle::reload_tls`, feature `tls`), a hand-over of the listeners to a new process for
+//! restarts that refuse no connection ([`ServerHandle::hand_over`]) and, with feature
+//! `proxy-protocol`, PROXY protocol listeners.
 //!
 //! Each connection runs in its own task as a [`Connection`] (`AsyncRead + AsyncWrite`). The
 //! connection is closed when the handler's future ends or panics; a panic never takes the
@@ -42,8 +43,8 @@
 //!
 //! # Features
 //!
-//! - `tls` (default): TLS listeners ([`ServerBuilder::tls`]), STARTTLS
-//!   ([`Connection::start_tls`]) and the `tls` module, with rustls. It needs a crypto provider:
+//! - `tls` (default): TLS listeners (`ServerBuilder::tls`), STARTTLS
+//!   (`Connection::start_tls`) and the `tls` module, with rustls. It needs a crypto provider:
 //! - `aws-lc-rs` (default) or `ring`: rustls's provider of that name (each implies `tls`); see
 //!   the `tls` module for how the provider is chosen (never by a panic).
 //! - `http`: the sans-I/O HTTP/1.1 module `http`.
@@ -59,6 +60,7 @@ mod address;
 mod builder;
 mod connection;
 mod error;
+mod hand_over;
 mod handle;
 mod host_port;
 mod listener;

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::address::{ListenAddr, PeerAddr};
 use crate::stream::Stream;
@@ -23,6 +24,8 @@ pub(crate) struct Bound {
     unix_file: Option<Arc<UnixFile>>,
     /// Clients send a PROXY protocol header first.
     pub(crate) proxy_protocol: bool,
+    /// A per-core worker's own `SO_REUSEPORT` socket (not a copy of the builder's).
+    pub(crate) rebound: bool,
 }
 
 #[derive(Debug)]
@@ -53,6 +56,7 @@ impl Bound {
             rebindable: true,
             unix_file: None,
             proxy_protocol: false,
+            rebound: false,
         })
     }
 
@@ -79,8 +83,10 @@ impl Bound {
                 path: path.to_path_buf(),
                 dev: meta.dev(),
                 ino: meta.ino(),
+                keep: AtomicBool::new(false),
             })),
             proxy_protocol: false,
+            rebound: false,
         })
     }
 
@@ -95,6 +101,7 @@ impl Bound {
         ) {
             let mut bound = Bound::tcp(*addr, options)?;
             bound.proxy_protocol = self.proxy_protocol;
+            bound.rebound = true;
             return Ok(bound);
         }
         let socket = match &self.socket {
@@ -107,6 +114,7 @@ impl Bound {
             rebindable: self.rebindable,
             unix_file: self.unix_file.clone(),
             proxy_protocol: self.proxy_protocol,
+            rebound: false,
         })
     }
 
@@ -166,7 +174,79 @@ impl Bound {
             rebindable: false,
             unix_file: None,
             proxy_protocol: false,
+            rebound: false,
         })
+    }
+}
+
+/// A copy of a listening socket kept for a hand-over to a new process
+/// ([`ServerHandle::hand_over`](crate::ServerHandle::hand_over)).
+#[derive(Debug)]
+pub(crate) struct HandOverSocket {
+    pub(crate) fd: OwnedFd,
+    pub(crate) proxy_protocol: bool,
+    unix_file: Option<Arc<UnixFile>>,
+}
+
+impl HandOverSocket {
+    /// Whether the socket file (of a Unix listener we bound) goes with the socket.
+    pub(crate) fn owns_file(&self) -> bool {
+        self.unix_file.is_some()
+    }
+
+    /// Another copy (the same socket).
+    pub(crate) fn duplicate(&self) -> io::Result<HandOverSocket> {
+        Ok(HandOverSocket {
+            fd: self.fd.try_clone()?,
+            proxy_protocol: self.proxy_protocol,
+            unix_file: self.unix_file.clone(),
+        })
+    }
+
+    /// The new process owns the socket file now: this process must not remove it at stop.
+    pub(crate) fn give_file_away(&self) {
+        if let Some(f) = &self.unix_file {
+            f.keep.store(true, Ordering::Release);
+        }
+    }
+}
+
+impl Bound {
+    /// A duplicate of the socket (the same kernel socket and accept queue) for a hand-over.
+    pub(crate) fn hand_over_copy(&self) -> io::Result<HandOverSocket> {
+        let fd = match &self.socket {
+            BoundSocket::Tcp(l) => l.try_clone()?.into(),
+            BoundSocket::Unix(l) => l.try_clone()?.into(),
+        };
+        Ok(HandOverSocket {
+            fd,
+            proxy_protocol: self.proxy_protocol,
+            unix_file: self.unix_file.clone(),
+        })
+    }
+
+    /// Adopts a socket handed over by the previous process, with its PROXY protocol setting;
+    /// `owns_file`: the previous process had bound this Unix socket, so its file is removed
+    /// when this process stops listening.
+    pub(crate) fn handed_over(
+        fd: OwnedFd,
+        proxy_protocol: bool,
+        owns_file: bool,
+    ) -> Result<Bound, Error> {
+        let mut bound = Bound::inherited(fd)?;
+        bound.proxy_protocol = proxy_protocol;
+        if let (true, ListenAddr::Unix(path)) = (owns_file, &bound.addr)
+            && let Ok(meta) = std::fs::symlink_metadata(path)
+            && meta.file_type().is_socket()
+        {
+            bound.unix_file = Some(Arc::new(UnixFile {
+                path: path.clone(),
+                dev: meta.dev(),
+                ino: meta.ino(),
+                keep: AtomicBool::new(false),
+            }));
+        }
+        Ok(bound)
     }
 }
 
@@ -210,17 +290,20 @@ fn bind_unix(path: &Path, backlog: u32) -> io::Result<std::os::unix::net::UnixLi
     Ok(socket.into())
 }
 
-/// A socket file we created; removed when dropped, unless another one replaced it meanwhile.
+/// A socket file we created; removed when dropped, unless another one replaced it meanwhile
+/// or it was handed over to a new process with the socket.
 #[derive(Debug)]
 struct UnixFile {
     path: PathBuf,
     dev: u64,
     ino: u64,
+    keep: AtomicBool,
 }
 
 impl Drop for UnixFile {
     fn drop(&mut self) {
-        if let Ok(m) = std::fs::symlink_metadata(&self.path)
+        if !self.keep.load(Ordering::Acquire)
+            && let Ok(m) = std::fs::symlink_metadata(&self.path)
             && m.dev() == self.dev
             && m.ino() == self.ino
         {

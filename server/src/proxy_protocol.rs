@@ -1,7 +1,9 @@
 //! The PROXY protocol (HAProxy's v1 text and v2 binary headers, as sent by HAProxy, AWS NLB,
 //! nginx `stream`): a load balancer in front of the server sends the client's real address
 //! before the client's bytes. Listeners added with
-//! [`ServerBuilder::listen_proxied`](crate::ServerBuilder::listen_proxied) read the header
+//! [`ServerBuilder::listen_proxied`](crate::ServerBuilder::listen_proxied) (TCP) or
+//! [`ServerBuilder::listen_unix_proxied`](crate::ServerBuilder::listen_unix_proxied) (a Unix
+//! domain socket, e.g. HAProxy's `server app unix@/run/app.sock send-proxy-v2`) read the header
 //! first (within the handshake timeout, before TLS); the connection's
 //! [`peer`](crate::Connection::peer) is then the real client, and the header itself is
 //! attached as connection state ([`ProxyHeader`]). A connection without a valid header is
@@ -13,9 +15,10 @@ use std::net::SocketAddr;
 
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::{TcpStream, UnixStream};
 
+use crate::PeerAddr;
 use crate::stream::Stream;
 
 /// The v2 signature.
@@ -63,8 +66,9 @@ pub struct ProxyHeader {
     pub source: Option<SocketAddr>,
     /// The address the client connected to.
     pub destination: Option<SocketAddr>,
-    /// The address of the load balancer (the TCP peer that sent the header).
-    pub proxy: SocketAddr,
+    /// The load balancer: the socket's peer that sent the header (a TCP address, or a Unix
+    /// domain peer with its credentials).
+    pub proxy: PeerAddr,
 }
 
 /// Reads a PROXY protocol header (v1 or v2) from the start of `stream`, consuming exactly the
@@ -77,9 +81,47 @@ pub struct ProxyHeader {
 /// # Ok(()) }
 /// ```
 pub async fn read_header(stream: &mut TcpStream) -> Result<ProxyHeader, ProxyHeaderError> {
-    let proxy = stream.peer_addr()?;
+    let proxy = PeerAddr::Tcp(stream.peer_addr()?);
+    read_header_from(stream, proxy).await
+}
+
+/// A stream socket the header can be peeked from (TCP or Unix domain).
+trait Peek: AsyncRead + Unpin {
+    /// Reads what is queued without consuming it; waits for at least one byte (0: EOF).
+    async fn peek_bytes(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl Peek for TcpStream {
+    async fn peek_bytes(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.peek(buf).await
+    }
+}
+
+impl Peek for UnixStream {
+    async fn peek_bytes(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // tokio has no `UnixStream::peek`: recv(MSG_PEEK) when the socket is readable.
+        loop {
+            self.readable().await?;
+            let peeked = self.try_io(tokio::io::Interest::READABLE, || {
+                // SAFETY: a `[u8]` is a valid `[MaybeUninit<u8>]`, and recv only writes bytes.
+                let uninit =
+                    unsafe { &mut *(buf as *mut [u8] as *mut [std::mem::MaybeUninit<u8>]) };
+                socket2::SockRef::from(&*self).peek(uninit)
+            });
+            match peeked {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+async fn read_header_from<S: Peek>(
+    stream: &mut S,
+    proxy: PeerAddr,
+) -> Result<ProxyHeader, ProxyHeaderError> {
     let mut first = [0u8; 1];
-    if stream.peek(&mut first).await? == 0 {
+    if stream.peek_bytes(&mut first).await? == 0 {
         return Err(ProxyHeaderError::Missing);
     }
     let (version, source, destination) = match first[0] {
@@ -97,7 +139,7 @@ pub async fn read_header(stream: &mut TcpStream) -> Result<ProxyHeader, ProxyHea
 
 type Addresses = (u8, Option<SocketAddr>, Option<SocketAddr>);
 
-async fn read_v2(stream: &mut TcpStream) -> Result<Addresses, ProxyHeaderError> {
+async fn read_v2<S: Peek>(stream: &mut S) -> Result<Addresses, ProxyHeaderError> {
     let mut header = vec![0u8; 16];
     stream.read_exact(&mut header).await?;
     if &header[..12] != V2_SIGNATURE {
@@ -129,11 +171,11 @@ async fn read_v2(stream: &mut TcpStream) -> Result<Addresses, ProxyHeaderError> 
     Ok((2, src, dst))
 }
 
-async fn read_v1(stream: &mut TcpStream) -> Result<Addresses, ProxyHeaderError> {
+async fn read_v1<S: Peek>(stream: &mut S) -> Result<Addresses, ProxyHeaderError> {
     let mut header = Vec::with_capacity(V1_MAX);
     let mut buf = [0u8; V1_MAX];
     loop {
-        let n = stream.peek(&mut buf[..V1_MAX - header.len()]).await?;
+        let n = stream.peek_bytes(&mut buf[..V1_MAX - header.len()]).await?;
         if n == 0 {
             return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
         }
@@ -176,10 +218,16 @@ pub(crate) async fn accept(
     stream: &mut Stream,
     timeout: Duration,
 ) -> Result<ProxyHeader, ProxyHeaderError> {
-    match stream {
-        Stream::Tcp(tcp) => tokio::time::timeout(timeout, read_header(tcp))
-            .await
-            .unwrap_or(Err(ProxyHeaderError::Timeout)),
-        Stream::Unix(_) => Err(ProxyHeaderError::Missing),
-    }
+    let read = async {
+        match stream {
+            Stream::Tcp(tcp) => read_header(tcp).await,
+            Stream::Unix(unix) => {
+                let proxy = PeerAddr::Unix(unix.peer_cred().ok());
+                read_header_from(unix, proxy).await
+            }
+        }
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(ProxyHeaderError::Timeout))
 }

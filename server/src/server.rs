@@ -292,6 +292,7 @@ impl Server {
                 ));
             }
         }
+        shared.serving();
         let mut result = Ok(());
         for l in loops {
             let r = match l.await {
@@ -393,8 +394,15 @@ impl Server {
             for _ in 1..threads {
                 let set = listeners
                     .iter()
-                    .map(|l| l.for_worker(&config.options))
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .map(|l| {
+                        let copy = l.for_worker(&config.options)?;
+                        if copy.rebound {
+                            // A socket of its own (SO_REUSEPORT): handed over too.
+                            shared.keep_for_hand_over(&copy);
+                        }
+                        Ok(copy)
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
                 sets.push(set);
             }
             sets.insert(0, listeners);
@@ -430,6 +438,9 @@ impl Server {
                     break;
                 }
             }
+        }
+        if result.is_ok() {
+            shared.serving();
         }
         for w in workers {
             let r = match w.join() {

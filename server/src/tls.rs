@@ -15,7 +15,7 @@
 //! 2. else the provider of this crate's feature: `aws-lc-rs` (the default) or, when only `ring`
 //!    is enabled, `ring`;
 //! 3. else (feature `tls` without a provider feature and no process default)
-//!    [`Error::NoCryptoProvider`](crate::Error::NoCryptoProvider).
+//!    [`Error::NoCryptoProvider`].
 //!
 //! To use `ring` only (no aws-lc-rs, no C compiler for it):
 //! `tcpserver-rs = { version = "0.1", default-features = false, features = ["ring"] }`.

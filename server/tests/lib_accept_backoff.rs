@@ -3,12 +3,12 @@
 //! RLIMIT_NOFILE for the whole process.
 #![cfg(target_os = "linux")]
 
-mod lib_support;
+mod support;
 
 use std::io::Read;
 use std::time::Duration;
 
-use lib_support::within;
+use support::within;
 use tcpserver::Server;
 use tokio::io::AsyncWriteExt;
 
@@ -45,7 +45,7 @@ fn set_nofile_soft(soft: u64) -> u64 {
 
 #[test]
 fn emfile_backs_off_and_recovers() {
-    let logs = lib_support::Logs::install("warn");
+    let logs = support::Logs::install("warn");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -58,7 +58,7 @@ fn emfile_backs_off_and_recovers() {
         let task = tokio::spawn(server.serve(|mut conn| async move {
             let _ = conn.write_all(b"ok").await;
         }));
-        assert_eq!(within(lib_support::read_all(addr)).await.unwrap(), b"ok");
+        assert_eq!(within(support::read_all(addr)).await.unwrap(), b"ok");
 
         // The client socket exists before the limit; connecting it needs no new descriptor.
         let client =
@@ -91,7 +91,7 @@ fn emfile_backs_off_and_recovers() {
         // Free descriptors: the next retry (at most 1 s later) accepts and serves the client.
         drop(padding);
         let mut client: std::net::TcpStream = client.into();
-        client.set_read_timeout(Some(lib_support::LONG)).unwrap();
+        client.set_read_timeout(Some(support::PATIENCE)).unwrap();
         let got = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             client.read_to_end(&mut out).map(|_| out)
@@ -102,7 +102,7 @@ fn emfile_backs_off_and_recovers() {
         assert_eq!(got, b"ok");
         set_nofile_soft(old);
 
-        lib_support::stop_shared(&handle, task).await;
+        support::stop_shared(&handle, task).await;
     });
     let text = logs.text();
     assert!(

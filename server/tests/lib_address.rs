@@ -1,10 +1,10 @@
 //! Building a server from an address: IPv4, IPv6, names, bad input, bind conflicts.
 
-mod lib_support;
+mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use lib_support::{greet, read_all, spawn_shared, within};
+use support::{greet, read_all, spawn_shared, within};
 use tcpserver::{Error, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

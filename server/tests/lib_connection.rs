@@ -1,12 +1,12 @@
 //! `Connection`: addresses, accept time, typed state, server handle, raw stream, timeouts,
 //! tokio-io compatibility (vectored writes, codecs-style use).
 
-mod lib_support;
+mod support;
 
 use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
-use lib_support::{spawn_shared, within};
+use support::{spawn_shared, within};
 use tcpserver::{Connection, Server, TimeoutExt};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -67,7 +67,7 @@ async fn metadata_state_handle_and_raw_stream() {
             "state-ok",
         ]
     );
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 /// Generic tokio-io code runs over a Connection: BufReader lines, vectored writes.
@@ -98,7 +98,7 @@ async fn tokio_io_compatibility() {
     let mut out = String::new();
     within(s.read_to_string(&mut out)).await.unwrap();
     assert_eq!(out, ">ONE\n>TWO\n");
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 /// An idle read times out with `TimedOut` (slowloris defence); `TimeoutExt` bounds a whole
@@ -137,7 +137,7 @@ async fn read_timeout_and_timeout_ext() {
     let mut out = String::new();
     within(s.read_to_string(&mut out)).await.unwrap();
     assert_eq!(out, "timed-out");
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 /// The futures of `Connection`'s own async methods are `Send` (usable in the shared model).

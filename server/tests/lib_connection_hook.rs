@@ -1,13 +1,13 @@
 //! The connection hook (the Go library's `SetConnectionCreator`): every connection is enriched
 //! before the handler sees it, in both runtime models and with TLS.
 
-mod lib_support;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use lib_support::{read_all, spawn_per_core, spawn_shared, within};
+use support::{read_all, spawn_per_core, spawn_shared, within};
 use tcpserver::{Connection, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -48,12 +48,12 @@ async fn hook_runs_before_the_handler_shared() {
         ids.push(id.parse::<u64>().unwrap());
     }
     assert_eq!(ids, vec![1, 2, 3]);
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hook_runs_before_the_handler_per_core() {
-    let server = lib_support::reuseport_server(2)
+    let server = support::reuseport_server(2)
         .on_connect(numbering())
         .build()
         .unwrap();
@@ -66,14 +66,14 @@ async fn hook_runs_before_the_handler_per_core() {
     }
     ids.sort();
     assert_eq!(ids, vec![1, 2, 3, 4]);
-    lib_support::stop_per_core(&handle, thread).await;
+    support::stop_per_core(&handle, thread).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hook_sees_tls_connections_after_the_handshake() {
-    let cert = lib_support::cert();
+    let cert = support::cert();
     let server = Server::builder("127.0.0.1:0")
-        .tls(lib_support::server_tls(&cert))
+        .tls(support::server_tls(&cert))
         .on_connect(|conn: &mut Connection| {
             let sni = conn
                 .tls_session()
@@ -90,12 +90,10 @@ async fn hook_sees_tls_connections_after_the_handshake() {
         let _ = conn.write_all(sni.as_bytes()).await;
         let _ = conn.shutdown().await;
     });
-    let client = lib_support::client_tls(&cert);
-    let mut s = within(lib_support::tls_connect(addr, &client))
-        .await
-        .unwrap();
+    let client = support::client_tls(&cert);
+    let mut s = within(support::tls_connect(addr, &client)).await.unwrap();
     let mut out = String::new();
     within(s.read_to_string(&mut out)).await.unwrap();
     assert_eq!(out, "localhost");
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }

@@ -1,9 +1,9 @@
 //! Active and accepted counters and the listen address, as seen from the handle and from
 //! inside handlers.
 
-mod lib_support;
+mod support;
 
-use lib_support::{eventually, spawn_per_core, spawn_shared, within};
+use support::{eventually, spawn_per_core, spawn_shared, within};
 use tcpserver::{Connection, Server, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -49,15 +49,15 @@ async fn counters_shared_model() {
     let server = Server::builder("127.0.0.1:0").build().unwrap();
     let (handle, task) = spawn_shared(server, report_and_hold);
     check(&handle).await;
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_per_core_model() {
-    let server = lib_support::reuseport_server(2).build().unwrap();
+    let server = support::reuseport_server(2).build().unwrap();
     let (handle, thread) = spawn_per_core(server, report_and_hold);
     check(&handle).await;
-    lib_support::stop_per_core(&handle, thread).await;
+    support::stop_per_core(&handle, thread).await;
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Runs every example binary briefly: each prints `listening on ADDR`, serves real clients and
 //! exits by itself (`--max-accept N`) or on a signal.
 
-mod lib_support;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use lib_support::{LONG, pattern, tls_connect, within};
+use support::{PATIENCE, join_thread, pattern, tls_connect, within};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -83,7 +83,7 @@ impl Running {
                 assert!(status.success(), "example exited with {status}");
                 break;
             }
-            if started.elapsed() > LONG {
+            if started.elapsed() > PATIENCE {
                 let _ = self.child.kill();
                 panic!("example did not exit");
             }
@@ -180,7 +180,7 @@ async fn echo_tls_example() {
         let _ = within(s.read_to_end(&mut rest)).await;
         if i == 1 {
             assert_eq!(
-                lib_support::handshake_kind(&s),
+                support::handshake_kind(&s),
                 Some(tcpserver::rustls::HandshakeKind::Resumed)
             );
         }
@@ -223,25 +223,25 @@ async fn read_response(s: &mut tokio::io::BufReader<TcpStream>) -> String {
     head + &String::from_utf8(body).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hyper_example() {
+/// An HTTP example in both runtime models: requests on one keep-alive connection, each
+/// answered with a body that contains `expect(path)` where `{peer}` stands for the client's
+/// address (the handler saw it); then SIGINT, and the idle keep-alive connection must not hold
+/// the shutdown (the example's deadline is 120 s).
+async fn http_example(name: &str, requests: &[(&str, &str)]) {
     for mode in [&[][..], &["--per-core"][..]] {
-        let run = Running::start("hyper", mode);
+        let run = Running::start(name, mode);
         let s = within(TcpStream::connect(run.addr)).await.unwrap();
         let local = s.local_addr().unwrap();
         let mut s = tokio::io::BufReader::new(s);
-        // Two requests on one keep-alive connection; the handler sees the peer address.
-        for path in ["/a", "/b"] {
+        for (path, expect) in requests {
             s.get_mut()
                 .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
                 .await
                 .unwrap();
             let out = read_response(&mut s).await;
-            assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
-            assert!(
-                out.contains(&format!("You asked for {path} from {local}")),
-                "{out}"
-            );
+            assert!(out.starts_with("HTTP/1.1 200 OK"), "{name}: {out}");
+            let expect = expect.replace("{peer}", &local.to_string());
+            assert!(out.contains(&expect), "{name}: {out} lacks {expect}");
         }
         // The connection is idle in keep-alive. On SIGINT the example shuts down with a
         // 120 s deadline; the connection hears of it and hyper closes it at once.
@@ -254,10 +254,34 @@ async fn hyper_example() {
         assert_eq!(out, "shutdown complete\n");
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "the idle keep-alive connection held the shutdown ({:?})",
+            "{name}: the idle keep-alive connection held the shutdown ({:?})",
             started.elapsed()
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hyper_example() {
+    http_example(
+        "hyper",
+        &[
+            ("/a", "You asked for /a from {peer}"),
+            ("/b", "You asked for /b from {peer}"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_example() {
+    http_example(
+        "axum",
+        &[
+            ("/hello/router", "Hello router, from {peer}"),
+            ("/", "Hello World!"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,7 +363,7 @@ async fn graceful_shutdown_example() {
     // SIGINT: the server stops accepting but this connection is still served.
     interrupt(&run);
     let addr = run.addr;
-    lib_support::eventually(|| std::net::TcpStream::connect(addr).is_err()).await;
+    support::eventually(|| std::net::TcpStream::connect(addr).is_err()).await;
     s.get_mut().write_all(b"still here\n").await.unwrap();
     line.clear();
     within(s.read_line(&mut line)).await.unwrap();
@@ -347,4 +371,222 @@ async fn graceful_shutdown_example() {
     drop(s);
     let rest = run.finish().await;
     assert_eq!(rest, "shutdown complete\n");
+}
+
+/// What the hand-over test hears: the example processes' stdout lines and the load's replies.
+enum Event {
+    Line(String),
+    /// The pid that answered a `ping` on a fresh connection, or what went wrong.
+    Reply(Result<u32, String>),
+}
+
+/// One `ping` on a fresh connection: the pid of the process that answered. Any refusal, reset
+/// or short answer is an error.
+async fn ping(addr: SocketAddr) -> Result<u32, String> {
+    let mut s = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    s.write_all(b"ping\n")
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)
+        .await
+        .map_err(|e| format!("read: {e}"))?;
+    out.strip_prefix("pong ")
+        .and_then(|p| p.trim_end().parse().ok())
+        .ok_or_else(|| format!("unexpected answer {out:?}"))
+}
+
+/// Kills a process by pid when dropped (the new server, which is not our child).
+struct KillPid(Option<u32>);
+
+impl Drop for KillPid {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // SAFETY: plain kill(2).
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+}
+
+/// The listener hand-over under load: clients keep connecting while the running server hands
+/// its sockets to a new process (SIGHUP). No connection is refused or reset, the new process
+/// serves after the switch, and the old one finishes the connection it had open, then exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hand_over_example_under_load() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = temp_dir("hand-over");
+    let unix = dir.join("ho.sock");
+    // The shared model also listens on a Unix socket: handed over with its file.
+    let unix_mode = ["--unix", unix.to_str().unwrap()];
+    for mode in [&unix_mode[..], &["--per-core"][..]] {
+        let mut old = Command::new(example("hand_over"))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(mode)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let old_pid = old.id();
+        let mut old_guard = KillPid(Some(old_pid));
+        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+        let stdout = BufReader::new(old.stdout.take().unwrap());
+        let line_tx = tx.clone();
+        // Both processes write to this pipe; it ends when both have exited.
+        let reader = std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if line_tx.send(Event::Line(line)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut old_exit = Some(tokio::task::spawn_blocking(move || old.wait()));
+        let Some(Event::Line(first)) = within(events.recv()).await else {
+            panic!("no first line");
+        };
+        let addr: SocketAddr = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .parse()
+            .unwrap();
+
+        // A long request, open across the hand-over.
+        let mut held = tokio::io::BufReader::new(within(TcpStream::connect(addr)).await.unwrap());
+        held.get_mut().write_all(b"hold\n").await.unwrap();
+        let mut line = String::new();
+        within(held.read_line(&mut line)).await.unwrap();
+        assert_eq!(line, format!("held {old_pid}\n"));
+
+        // The load: 6 clients, one ping per connection, until told to stop (bounded).
+        let stop = Arc::new(AtomicBool::new(false));
+        let clients: Vec<_> = (0..6)
+            .map(|_| {
+                let (tx, stop) = (tx.clone(), stop.clone());
+                tokio::spawn(async move {
+                    for _ in 0..200_000 {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        if tx.send(Event::Reply(ping(addr).await)).is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+
+        let mut new_pid = KillPid(None);
+        // Answers by pid: the new process may answer before the old one has said its pid.
+        let mut by_pid = std::collections::HashMap::<u32, u64>::new();
+        let mut failures = Vec::new();
+        let mut new_after_old_exit = 0u64;
+        let (mut hup_sent, mut released, mut old_done) = (false, false, false);
+        let mut new_done_line = false;
+        let count = |by_pid: &std::collections::HashMap<u32, u64>, pid: Option<u32>| {
+            pid.and_then(|p| by_pid.get(&p).copied()).unwrap_or(0)
+        };
+        while !(old_done && new_after_old_exit >= 100) {
+            match within(events.recv()).await.expect("events ended") {
+                Event::Reply(Ok(pid)) => {
+                    *by_pid.entry(pid).or_default() += 1;
+                    if old_done && Some(pid) == new_pid.0 {
+                        new_after_old_exit += 1;
+                    }
+                }
+                Event::Reply(Err(e)) => failures.push(e),
+                Event::Line(l) => {
+                    if let Some(pid) = l
+                        .strip_prefix(&format!("pid {old_pid}: handed over to pid "))
+                        .map(|p| p.parse::<u32>().unwrap())
+                    {
+                        new_pid.0 = Some(pid);
+                    } else if l == format!("pid {old_pid}: shutdown complete") {
+                        assert!(
+                            released,
+                            "the old process exited before its held connection ended"
+                        );
+                        let waiting = old_exit.take().expect("one exit");
+                        let status = within(waiting).await.unwrap().unwrap();
+                        old_guard.0 = None;
+                        assert!(status.success(), "old process: {status}");
+                        old_done = true;
+                    } else if !l.starts_with("listening on ") {
+                        panic!("unexpected line {l:?}");
+                    }
+                }
+            }
+            if !hup_sent && count(&by_pid, Some(old_pid)) >= 100 {
+                // SAFETY: plain kill(2) on our own child.
+                assert_eq!(unsafe { libc::kill(old_pid as i32, libc::SIGHUP) }, 0);
+                hup_sent = true;
+            }
+            if !released && count(&by_pid, new_pid.0) >= 100 {
+                // The old process stopped accepting, but finishes what it has.
+                held.get_mut().write_all(b"release\n").await.unwrap();
+                line.clear();
+                within(held.read_line(&mut line)).await.unwrap();
+                assert_eq!(line, format!("released {old_pid}\n"));
+                released = true;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for c in clients {
+            within(c).await.unwrap();
+        }
+        while let Ok(event) = events.try_recv() {
+            match event {
+                Event::Reply(Ok(pid)) => *by_pid.entry(pid).or_default() += 1,
+                Event::Reply(Err(e)) => failures.push(e),
+                Event::Line(l) => panic!("unexpected line {l:?}"),
+            }
+        }
+        let new = new_pid.0.expect("the new process's pid");
+        if mode == unix_mode {
+            // The old process left the socket file to the new one, which serves it.
+            let mut s = within(tokio::net::UnixStream::connect(&unix))
+                .await
+                .unwrap();
+            s.write_all(b"ping\n").await.unwrap();
+            let mut out = String::new();
+            within(s.read_to_string(&mut out)).await.unwrap();
+            assert_eq!(out, format!("pong {new}\n"));
+        }
+        let (by_old, by_new) = (count(&by_pid, Some(old_pid)), count(&by_pid, Some(new)));
+        assert!(
+            failures.is_empty(),
+            "{mode:?}: {} failed of {}: {:?}",
+            failures.len(),
+            by_old + by_new + failures.len() as u64,
+            &failures[..failures.len().min(5)]
+        );
+        by_pid.retain(|pid, _| *pid != old_pid && *pid != new);
+        assert!(by_pid.is_empty(), "answered by other processes: {by_pid:?}");
+        // The new process is not our child: stop it with SIGTERM and wait for its last line.
+        // SAFETY: plain kill(2).
+        assert_eq!(unsafe { libc::kill(new as i32, libc::SIGTERM) }, 0);
+        while !new_done_line {
+            match within(events.recv()).await {
+                Some(Event::Line(l)) => {
+                    new_done_line = l == format!("pid {new}: shutdown complete")
+                }
+                Some(Event::Reply(_)) => {}
+                None => break,
+            }
+        }
+        assert!(new_done_line, "the new process shut down cleanly");
+        assert!(
+            !unix.exists(),
+            "the new process removed the socket file at stop"
+        );
+        join_thread(reader).await;
+        new_pid.0 = None;
+        eprintln!(
+            "{mode:?}: {by_old} answered by the old process, {by_new} by the new one, 0 failed"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,11 +1,11 @@
 //! The connection closes when the handler's future ends, also when it panics; a panicking
 //! handler does not take the server down. Both runtime models.
 
-mod lib_support;
+mod support;
 
 use std::time::Duration;
 
-use lib_support::{eventually, join_thread, read_all, spawn_per_core, spawn_shared, within};
+use support::{eventually, join_thread, read_all, spawn_per_core, spawn_shared, within};
 use tcpserver::{Connection, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -68,7 +68,7 @@ async fn shared_handler_end_closes_connection() {
     let addr = server.local_addr();
     let (handle, task) = spawn_shared(server, say_bye);
     check_close_on_return(addr, &handle).await;
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +77,7 @@ async fn per_core_handler_end_closes_connection() {
     let addr = server.local_addr();
     let (handle, thread) = spawn_per_core(server, say_bye);
     check_close_on_return(addr, &handle).await;
-    lib_support::stop_per_core(&handle, thread).await;
+    support::stop_per_core(&handle, thread).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,17 +88,17 @@ async fn shared_panics_are_isolated() {
     check_panics_are_isolated(addr, &handle).await;
     // Still serving after the panics.
     assert_eq!(within(send(addr, b"again")).await, b"ok");
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_panics_are_isolated() {
-    let server = lib_support::reuseport_server(2).build().unwrap();
+    let server = support::reuseport_server(2).build().unwrap();
     let addr = server.local_addr();
     let (handle, thread) = spawn_per_core(server, maybe_panic);
     check_panics_are_isolated(addr, &handle).await;
     assert_eq!(within(send(addr, b"again")).await, b"ok");
-    lib_support::stop_per_core(&handle, thread).await;
+    support::stop_per_core(&handle, thread).await;
     // A connection after the shutdown is refused.
     assert!(read_all(addr).await.is_err());
 }

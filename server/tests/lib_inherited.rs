@@ -2,7 +2,7 @@
 //! non-listening socket refused, and systemd socket activation in a child process (this test
 //! binary run again with the listener as fd 3 and `LISTEN_PID`/`LISTEN_FDS`/`LISTEN_FDNAMES`).
 
-mod lib_support;
+mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use lib_support::within;
+use support::within;
 use tcpserver::{Connection, Error, ListenAddr, ServerBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -120,10 +120,17 @@ async fn systemd_socket_activation_in_a_child_process() {
         .env("LISTEN_FDNAMES", "web")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    // SAFETY: dup2 is async-signal-safe; it makes the listener fd 3 (without close-on-exec).
+    // SAFETY: dup2 and fcntl are async-signal-safe. They make the listener fd 3 without
+    // close-on-exec: dup2 clears the flag on the copy, but does nothing when the listener is fd 3
+    // already (then its flag is cleared with fcntl, or the child finds no fd 3).
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
+            let ok = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0) == 0
+            } else {
+                libc::dup2(fd, 3) == 3
+            };
+            if !ok {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -163,4 +170,88 @@ async fn systemd_socket_activation_in_a_child_process() {
     let _ = stdout.read_to_string(&mut rest);
     assert!(status.success(), "child failed: {rest}");
     assert!(rest.contains("1 passed"), "{rest}");
+}
+
+/// A hand-over whose new process exits before it is ready fails with a typed error and leaves
+/// the server serving; once the server shuts down, no hand-over is possible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_hand_over_leaves_the_server_serving() {
+    let server = ServerBuilder::new()
+        .listen("127.0.0.1:0")
+        .adopt_handed_over() // not started by a hand-over: binds
+        .build()
+        .unwrap();
+    let addr = server.local_addr();
+    let handle = server.handle();
+    let task = tokio::spawn(server.serve(hello));
+    // `true` ignores the sockets and exits at once, without saying it is ready.
+    let err = within(handle.hand_over(Command::new("true"), Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::HandOver(_)), "{err:?}");
+    assert!(!handle.is_shutting_down());
+    assert_eq!(support::read_all(addr).await.unwrap(), b"hello");
+    handle.shutdown(Duration::ZERO);
+    let err = within(handle.hand_over(Command::new("true"), Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::HandOver(_)), "{err:?}");
+    within(task).await.unwrap().unwrap();
+}
+
+const HAND_OVER_CHILD: &str = "TCPSERVER_TEST_HAND_OVER_CHILD";
+
+/// In the child: build a server that adopts handed-over sockets; print what happened.
+#[test]
+fn hand_over_child() {
+    if std::env::var_os(HAND_OVER_CHILD).is_none() {
+        return; // run normally: nothing to do
+    }
+    match ServerBuilder::new()
+        .listen("127.0.0.1:0")
+        .adopt_handed_over()
+        .build()
+    {
+        Ok(server) => println!("bound {}", server.local_addr()),
+        Err(e) => println!("error {e}"),
+    }
+}
+
+/// A malformed `TCPSERVER_HANDOVER` meant for this process is a typed error from `build`, not
+/// a panic; one naming another parent (inherited from further up) is ignored.
+#[test]
+fn a_malformed_hand_over_environment_is_a_clear_error() {
+    let me = std::process::id();
+    for (value, expect) in [
+        (
+            format!("1;{me};x;"),
+            "error cannot adopt the inherited socket: TCPSERVER_HANDOVER is malformed: no readiness descriptor",
+        ),
+        (
+            format!("2;{me};4;5:-"),
+            "error cannot adopt the inherited socket: TCPSERVER_HANDOVER is malformed: unknown version",
+        ),
+        (
+            format!("1;{me};4;five:-"),
+            "error cannot adopt the inherited socket: TCPSERVER_HANDOVER is malformed: five:-",
+        ),
+        ("1;1;4;5:-".to_string(), "bound 127.0.0.1:"),
+    ] {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "hand_over_child",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(HAND_OVER_CHILD, "1")
+            .env("TCPSERVER_HANDOVER", &value)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{value}: {}", out.status);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(expect), "{value}: {stdout}");
+    }
 }

@@ -1,11 +1,11 @@
 //! Every listen option, read back from the socket with getsockopt.
 
-mod lib_support;
+mod support;
 
 use std::os::fd::{AsFd, AsRawFd};
 
-use lib_support::{read_all, spawn_shared, within};
 use socket2::SockRef;
+use support::{read_all, spawn_shared, within};
 use tcpserver::{ListenOptions, Server};
 use tokio::io::AsyncWriteExt;
 
@@ -164,13 +164,13 @@ async fn only_v6_decides_whether_ipv4_clients_get_in() {
             .build()
             .unwrap();
         let v4 = std::net::SocketAddr::from(([127, 0, 0, 1], server.local_addr().port()));
-        let (handle, task) = spawn_shared(server, |c| lib_support::greet(c, b"dual"));
+        let (handle, task) = spawn_shared(server, |c| support::greet(c, b"dual"));
         let got = within(read_all(v4)).await;
         if v6only {
             assert!(got.is_err(), "IPv4 client refused by a v6-only listener");
         } else {
             assert_eq!(got.unwrap(), b"dual");
         }
-        lib_support::stop_shared(&handle, task).await;
+        support::stop_shared(&handle, task).await;
     }
 }

@@ -2,12 +2,12 @@
 //! one handler, one set of counters, one shutdown; Unix peers with credentials, the socket
 //! file's mode, stale socket files, and the file removed when the server stops.
 
-mod lib_support;
+mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use lib_support::{join_thread, within};
+use support::{join_thread, within};
 use tcpserver::{Connection, Error, ListenAddr, ListenOptions, PeerAddr, ServerBuilder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};

@@ -2,11 +2,11 @@
 //! the proxy would deadlock otherwise), half-close passed through in both directions, byte
 //! counts; zero-copy on plain TCP, the buffered path under TLS.
 
-mod lib_support;
+mod support;
 
 use std::net::SocketAddr;
 
-use lib_support::{cert, client_tls, pattern, server_tls, tls_connect, within};
+use support::{cert, client_tls, pattern, server_tls, tls_connect, within};
 use tcpserver::{Connection, Server};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

@@ -1,12 +1,12 @@
 //! Many accept loops (shared model) and the per-core model, with and without SO_REUSEPORT.
 
-mod lib_support;
+mod support;
 
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use lib_support::{spawn_per_core, spawn_shared, within};
+use support::{spawn_per_core, spawn_shared, within};
 use tcpserver::{Connection, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -54,14 +54,14 @@ async fn shared_model_many_loops() {
         let (handle, task) = spawn_shared(server, echo_once);
         hammer(addr, 200).await;
         assert_eq!(handle.accepted_connections(), 200);
-        lib_support::stop_shared(&handle, task).await;
+        support::stop_shared(&handle, task).await;
         assert_eq!(handle.active_connections(), 0);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_model_with_reuseport_uses_every_worker() {
-    let server = lib_support::reuseport_server(3).build().unwrap();
+    let server = support::reuseport_server(3).build().unwrap();
     let addr = server.local_addr();
     let (handle, thread) = spawn_per_core(server, echo_once);
     // The kernel hashes connections over the listeners; with many connections every worker
@@ -78,7 +78,7 @@ async fn per_core_model_with_reuseport_uses_every_worker() {
         "handlers run on worker threads: {seen:?}"
     );
     assert_eq!(seen.len(), 3, "all three workers served: {seen:?}");
-    lib_support::stop_per_core(&handle, thread).await;
+    support::stop_per_core(&handle, thread).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,14 +88,14 @@ async fn per_core_model_without_reuseport_shares_the_listener() {
     let (handle, thread) = spawn_per_core(server, echo_once);
     let seen = hammer(addr, 100).await;
     assert!(!seen.is_empty());
-    lib_support::stop_per_core(&handle, thread).await;
+    support::stop_per_core(&handle, thread).await;
 }
 
 /// The per-core model runs futures that are not `Send` (an `Rc` held across an await).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_handlers_need_not_be_send() {
     let log = Arc::new(Mutex::new(Vec::new()));
-    let server = lib_support::reuseport_server(2)
+    let server = support::reuseport_server(2)
         .pin_cpus(vec![0])
         .build()
         .unwrap();
@@ -119,13 +119,13 @@ async fn per_core_handlers_need_not_be_send() {
         assert_eq!(&buf, b"ping");
     }
     assert_eq!(log.lock().unwrap().len(), 10);
-    lib_support::stop_per_core(&handle, thread).await;
+    support::stop_per_core(&handle, thread).await;
 }
 
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_workers_are_pinned() {
-    let server = lib_support::reuseport_server(2)
+    let server = support::reuseport_server(2)
         .pin_cpus(vec![0])
         .build()
         .unwrap();
@@ -140,10 +140,10 @@ async fn per_core_workers_are_pinned() {
         let _ = conn.write_all(cpus.to_string().as_bytes()).await;
     });
     for _ in 0..4 {
-        let got = within(lib_support::read_all(addr)).await.unwrap();
+        let got = within(support::read_all(addr)).await.unwrap();
         assert_eq!(got, b"1", "a pinned worker runs on exactly one CPU");
     }
-    lib_support::stop_per_core(&handle, thread).await;
+    support::stop_per_core(&handle, thread).await;
 }
 
 /// `serve` also runs on a current-thread runtime (tokio's default for `#[tokio::test]`).
@@ -153,5 +153,5 @@ async fn shared_model_on_a_current_thread_runtime() {
     let addr = server.local_addr();
     let (handle, task) = spawn_shared(server, echo_once);
     hammer(addr, 20).await;
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }

@@ -1,11 +1,11 @@
 //! Graceful shutdown with a deadline, ZERO (wait forever), halt, draining queued connections
 //! (also with per-core SO_REUSEPORT listeners), `stopped()`, and dropping `serve`.
 
-mod lib_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use lib_support::{join_thread, spawn_per_core, spawn_shared, within};
+use support::{join_thread, spawn_per_core, spawn_shared, within};
 use tcpserver::{Connection, ListenOptions, Server, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -31,17 +31,26 @@ async fn assert_closed(mut s: TcpStream) {
     assert!(rest.is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The deadline runs on tokio's paused clock: the connection is opened on the real clock, then
+/// the clock is paused, so the 300 ms pass at once, exactly (neither earlier nor later).
+#[tokio::test]
 async fn deadline_closes_lingering_connections() {
     let server = Server::builder("127.0.0.1:0").build().unwrap();
     let addr = server.local_addr();
     let (handle, task) = spawn_shared(server, hold);
     let held = open_held(addr).await;
-    let started = Instant::now();
+    tokio::time::pause();
+    let started = tokio::time::Instant::now();
     handle.shutdown(Duration::from_millis(300));
     assert!(handle.is_shutting_down());
     within(task).await.unwrap().unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(280));
+    let waited = started.elapsed();
+    assert!(
+        (Duration::from_millis(300)..Duration::from_millis(310)).contains(&waited),
+        "serve returned {waited:?} into a 300 ms deadline"
+    );
+    // Back to the real clock for the socket: the close reaches it through the kernel.
+    tokio::time::resume();
     assert_closed(held).await;
     assert_eq!(handle.active_connections(), 0);
     assert!(
@@ -62,7 +71,7 @@ async fn handlers_finish_within_the_deadline() {
     });
     let mut s = within(TcpStream::connect(addr)).await.unwrap();
     // Make sure the connection is accepted before shutting down.
-    lib_support::eventually(|| handle.active_connections() == 1).await;
+    support::eventually(|| handle.active_connections() == 1).await;
     handle.shutdown(Duration::from_secs(30));
     s.write_all(b"g").await.unwrap();
     let mut out = Vec::new();
@@ -76,19 +85,21 @@ async fn handlers_finish_within_the_deadline() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn zero_waits_for_handlers_forever() {
     let server = Server::builder("127.0.0.1:0").build().unwrap();
     let addr = server.local_addr();
     let (handle, mut task) = spawn_shared(server, hold);
     let held = open_held(addr).await;
     handle.shutdown(Duration::ZERO);
-    // Still waiting for the held connection after a while.
+    // Still waiting for the held connection an hour later (on the paused clock: at once).
+    tokio::time::pause();
     assert!(
-        tokio::time::timeout(Duration::from_millis(500), &mut task)
+        tokio::time::timeout(Duration::from_secs(3600), &mut task)
             .await
             .is_err()
     );
+    tokio::time::resume();
     assert_eq!(handle.active_connections(), 1);
     drop(held);
     within(task).await.unwrap().unwrap();
@@ -116,7 +127,7 @@ async fn halt_closes_at_once_and_shortens_a_graceful_shutdown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_deadline_and_halt() {
     for halt in [false, true] {
-        let server = lib_support::reuseport_server(2).build().unwrap();
+        let server = support::reuseport_server(2).build().unwrap();
         let addr = server.local_addr();
         let (handle, thread) = spawn_per_core(server, hold);
         let mut held = Vec::new();
@@ -253,7 +264,7 @@ async fn dropping_serve_halts() {
         }
     };
     assert_closed(held).await;
-    lib_support::eventually(|| handle.active_connections() == 0).await;
+    support::eventually(|| handle.active_connections() == 0).await;
     within(handle.stopped()).await;
 }
 

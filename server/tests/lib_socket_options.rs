@@ -2,12 +2,12 @@
 //! `TCP_USER_TIMEOUT`), read back with getsockopt on accepted sockets: on every per-core
 //! listener, and on TLS connections (through `AsFd for Connection`).
 
-mod lib_support;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use lib_support::{cert, client_tls, join_thread, server_tls, tls_connect, within};
+use support::{cert, client_tls, join_thread, server_tls, tls_connect, within};
 use tcpserver::{Connection, ListenOptions, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -1,11 +1,11 @@
 //! TLS: every connection, STARTTLS upgrade, handshake timeout, failed handshakes isolated,
 //! session resumption with tickets.
 
-mod lib_support;
+mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use lib_support::{
+use support::{
     Cert, client_tls, eventually, handshake_kind, server_tls, spawn_per_core, spawn_shared,
     tls_connect, within,
 };
@@ -32,30 +32,30 @@ async fn roundtrip(addr: std::net::SocketAddr, cert: &Cert, payload: &[u8]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_echo_both_models() {
-    let cert = lib_support::cert();
-    let payload = lib_support::pattern(300_000);
+    let cert = support::cert();
+    let payload = support::pattern(300_000);
 
-    let server = lib_support::tls_server(&cert);
+    let server = support::tls_server(&cert);
     let addr = server.local_addr();
     let (handle, task) = spawn_shared(server, echo);
     roundtrip(addr, &cert, &payload).await;
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 
-    let server = lib_support::reuseport_server(2)
+    let server = support::reuseport_server(2)
         .tls(server_tls(&cert))
         .build()
         .unwrap();
     let addr = server.local_addr();
     let (handle, thread) = spawn_per_core(server, echo);
     roundtrip(addr, &cert, &payload).await;
-    lib_support::stop_per_core(&handle, thread).await;
+    support::stop_per_core(&handle, thread).await;
 }
 
 /// A line protocol with a STARTTLS command: plain first, then TLS on the same connection,
 /// keeping the connection's state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starttls_upgrades_in_place() {
-    let cert = lib_support::cert();
+    let cert = support::cert();
     let config = server_tls(&cert);
     let server = Server::builder("127.0.0.1:0").build().unwrap();
     let addr = server.local_addr();
@@ -94,14 +94,15 @@ async fn starttls_upgrades_in_place() {
     let mut out = String::new();
     within(tls.read_to_string(&mut out)).await.unwrap();
     assert_eq!(out, "secret 42\n");
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 /// A client that connects and never speaks is closed after the handshake timeout; the handler
-/// never runs for it and the counters go back to zero.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// never runs for it and the counters go back to zero. The timeout runs on tokio's paused clock
+/// (paused once the client is connected): 300 ms pass at once, and exactly.
+#[tokio::test]
 async fn handshake_timeout_closes_silent_clients() {
-    let cert = lib_support::cert();
+    let cert = support::cert();
     let server = Server::builder("127.0.0.1:0")
         .tls(server_tls(&cert))
         .handshake_timeout(Duration::from_millis(300))
@@ -111,27 +112,31 @@ async fn handshake_timeout_closes_silent_clients() {
     let (handle, task) = spawn_shared(server, |_conn| async {
         panic!("the handler must not run without a handshake");
     });
-    let started = Instant::now();
     let mut silent = within(TcpStream::connect(addr)).await.unwrap();
-    let mut buf = Vec::new();
-    // The server closes the connection: EOF (or a reset).
-    let _ = within(silent.read_to_end(&mut buf)).await;
+    tokio::time::pause();
+    let started = tokio::time::Instant::now();
+    // The connection is accepted (the kernel has queued it), then closed by the timeout.
+    eventually(|| handle.accepted_connections() == 1 && handle.active_connections() == 0).await;
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(250),
-        "closed too early: {waited:?}"
+        (Duration::from_millis(250)..Duration::from_millis(320)).contains(&waited),
+        "closed {waited:?} into a 300 ms handshake timeout"
     );
+    // Back to the real clock for the socket: the close reaches it through the kernel.
+    tokio::time::resume();
+    let mut buf = Vec::new();
+    // The server closed the connection: EOF (or a reset).
+    let _ = within(silent.read_to_end(&mut buf)).await;
     assert!(buf.is_empty());
-    eventually(|| handle.active_connections() == 0).await;
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 /// A client that sends garbage fails its handshake; only its connection is closed while a
 /// good TLS connection opened before goes on working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_handshake_closes_only_that_connection() {
-    let cert = lib_support::cert();
-    let server = lib_support::tls_server(&cert);
+    let cert = support::cert();
+    let server = support::tls_server(&cert);
     let addr = server.local_addr();
     let (handle, task) = spawn_shared(server, echo);
     let client = client_tls(&cert);
@@ -150,7 +155,7 @@ async fn failed_handshake_closes_only_that_connection() {
         let _ = within(bad.read_to_end(&mut out)).await;
     }
     // A client that does not trust the server's certificate fails too.
-    let other = client_tls(&lib_support::cert());
+    let other = client_tls(&support::cert());
     assert!(within(tls_connect(addr, &other)).await.is_err());
 
     good.write_all(b"after!").await.unwrap();
@@ -159,15 +164,15 @@ async fn failed_handshake_closes_only_that_connection() {
     drop(good);
     eventually(|| handle.active_connections() == 0).await;
     assert_eq!(handle.accepted_connections(), 4);
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 /// A client reconnecting with the same `ClientConfig` resumes its session (TLS 1.3 tickets from
 /// `tls::server_config`), seen on both sides.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_resume() {
-    let cert = lib_support::cert();
-    let server = lib_support::tls_server(&cert);
+    let cert = support::cert();
+    let server = support::tls_server(&cert);
     let addr = server.local_addr();
     let (handle, task) = spawn_shared(server, |mut conn: Connection| async move {
         let kind = conn.tls_session().and_then(|t| t.handshake_kind());
@@ -193,5 +198,5 @@ async fn sessions_resume() {
             &(Some(HandshakeKind::Resumed), "Some(Resumed)".to_string())
         );
     }
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }

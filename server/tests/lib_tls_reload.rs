@@ -1,11 +1,11 @@
 //! Reloading the TLS configuration of a running server: new handshakes use the new
 //! certificate, an established connection keeps its session, and a server without TLS refuses.
 
-mod lib_support;
+mod support;
 
 use std::time::Duration;
 
-use lib_support::{cert, client_tls, server_tls, tls_connect, tls_server, within};
+use support::{cert, client_tls, server_tls, tls_connect, tls_server, within};
 use tcpserver::{Error, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

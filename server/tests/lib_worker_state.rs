@@ -1,7 +1,7 @@
 //! Per-worker state in the per-core model: `init` runs once per worker thread, and its
 //! (non-`Send`) result is handed to every connection of that worker.
 
-mod lib_support;
+mod support;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use lib_support::{join_thread, reuseport_server, within};
+use support::{join_thread, reuseport_server, within};
 use tcpserver::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -1,11 +1,11 @@
 //! Zero-copy: sendfile from a file and splice between sockets move several MiB byte-exact;
 //! the read/write fallbacks (a descriptor the kernel refuses, TLS) do too.
 
-mod lib_support;
+mod support;
 
 use std::sync::{Arc, Mutex};
 
-use lib_support::{client_tls, pattern, spawn_shared, tls_connect, within};
+use support::{client_tls, pattern, spawn_shared, tls_connect, within};
 use tcpserver::{Connection, Server};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -64,14 +64,14 @@ async fn send_file_moves_a_file_byte_exact() {
             );
         }
     });
-    let got = within(lib_support::read_all(addr)).await.unwrap();
+    let got = within(support::read_all(addr)).await.unwrap();
     let mut expect = data.clone();
     expect.extend_from_slice(&data[1000..1000 + 3 * MIB]);
     expect.extend_from_slice(&data[data.len() - 10..]);
     expect.extend_from_slice(&data[..77]);
     assert_eq!(got.len(), expect.len());
     assert!(got == expect, "byte-exact");
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
     let _ = std::fs::remove_file(path);
 }
 
@@ -88,7 +88,7 @@ async fn splice_echo_is_byte_exact() {
     let s = within(TcpStream::connect(addr)).await.unwrap();
     let got = send_and_collect(s, &data).await;
     assert!(got == data, "byte-exact");
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 /// A proxy: splice from an upstream socket to the client (one direction) and from the client
@@ -126,7 +126,7 @@ async fn splice_proxy_between_two_sockets() {
     let s = within(TcpStream::connect(addr)).await.unwrap();
     let got = send_and_collect(s, &data).await;
     assert!(got == data, "byte-exact through the proxy");
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 /// sendfile from a descriptor the kernel refuses (a socket: ESPIPE/EINVAL) falls back to
@@ -134,7 +134,7 @@ async fn splice_proxy_between_two_sockets() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_file_falls_back_where_the_kernel_refuses() {
-    let logs = lib_support::Logs::install("debug");
+    let logs = support::Logs::install("debug");
     let data = pattern(3 * MIB);
     let server = Server::builder("127.0.0.1:0").build().unwrap();
     let addr = server.local_addr();
@@ -154,7 +154,7 @@ async fn send_file_falls_back_where_the_kernel_refuses() {
     std::thread::spawn(move || {
         std::io::Write::write_all(&mut b, &feed).unwrap();
     });
-    let got = within(lib_support::read_all(addr)).await.unwrap();
+    let got = within(support::read_all(addr)).await.unwrap();
     assert!(got == data, "byte-exact through the fallback");
     let text = logs.text();
     #[cfg(target_os = "linux")]
@@ -162,16 +162,16 @@ async fn send_file_falls_back_where_the_kernel_refuses() {
         text.contains("sendfile refused"),
         "took the fallback: {text}"
     );
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }
 
 /// Under TLS the same calls copy through rustls (never sendfile/splice).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_uses_the_buffered_path() {
-    let cert = lib_support::cert();
+    let cert = support::cert();
     let data = pattern(4 * MIB + 5);
     let (path, _) = temp_file(&data);
-    let server = lib_support::tls_server(&cert);
+    let server = support::tls_server(&cert);
     let addr = server.local_addr();
     let p = path.clone();
     let (handle, task) = spawn_shared(server, move |mut conn: Connection| {
@@ -202,7 +202,7 @@ async fn tls_uses_the_buffered_path() {
     msg.extend_from_slice(&data);
     let got = send_and_collect(s, &msg).await;
     assert!(got == data, "echo over TLS is byte-exact");
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
     let _ = std::fs::remove_file(path);
 }
 
@@ -231,7 +231,7 @@ async fn splice_between_two_connections() {
     });
     let mut a = within(TcpStream::connect(addr)).await.unwrap();
     a.write_all(b"A").await.unwrap();
-    lib_support::eventually(|| parked.lock().unwrap().is_some()).await;
+    support::eventually(|| parked.lock().unwrap().is_some()).await;
     let data = pattern(4 * MIB);
     let mut b = within(TcpStream::connect(addr)).await.unwrap();
     let feed = data.clone();
@@ -245,5 +245,5 @@ async fn splice_between_two_connections() {
     within(a.read_to_end(&mut got)).await.unwrap();
     assert!(got == data, "byte-exact from B to A");
     drop(within(writer).await.unwrap());
-    lib_support::stop_shared(&handle, task).await;
+    support::stop_shared(&handle, task).await;
 }

@@ -1,19 +1,19 @@
 //! Replays the fuzz regressions (`server/fuzz/regressions/http_request/*`, inputs that once broke
 //! a property) and the malformed-request corpus through the HTTP-layer properties that the fuzz
-//! target checks (`reliability_support/http_props.rs`), so CI keeps them fixed without a fuzzer;
+//! target checks (`support/http_props.rs`), so CI keeps them fixed without a fuzzer;
 //! and fuzzes the request parser and body decoder once more with generated streams split at
 //! random read boundaries.
 
 #![cfg(feature = "http")]
 
-#[path = "reliability_support/http_props.rs"]
+#[path = "support/http_props.rs"]
 mod http_props;
-mod reliability_support;
+mod support;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use reliability_support::corpus::corpus;
+use support::corpus::corpus;
 use tcpserver::http::{BodyDecoder, BodyKind, Limits, ParseError, Parsed, parse_request};
 
 /// Runs `check` on `input`, returning the panic message if a property broke.

@@ -453,8 +453,8 @@ fn draw_footer(
     let text = format!(
         "{}; server CPU {}, client CPU {}; {}",
         r.scenario.summary(),
-        results::cpu_list(&r.server_cpus),
-        results::cpu_list(&r.client_cpus),
+        crate::units::format_cpu_list(&r.server_cpus),
+        crate::units::format_cpu_list(&r.client_cpus),
         r.machine.cpu_model
     );
     let style = (FAMILY, 12)

@@ -127,3 +127,67 @@ pub async fn greet_then_echo_lines(conn: tcpserver::Connection, greeting: &str) 
         line.clear();
     }
 }
+
+/// Serves one connection with hyper's HTTP/1.1 driver until it ends or the server shuts down:
+/// on `shutdown_started()` hyper's `graceful_shutdown()` answers the request in flight (if
+/// any) and closes, so an idle keep-alive connection does not hold the shutdown until the
+/// deadline. `service` gets the requests (the hyper and axum examples).
+pub async fn serve_http1<S, B>(conn: tcpserver::Connection, service: S)
+where
+    S: hyper::service::Service<
+            hyper::Request<hyper::body::Incoming>,
+            Response = hyper::Response<B>,
+        >,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let server = conn.server().clone();
+    let http = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(conn), service);
+    tokio::pin!(http);
+    let result = tokio::select! {
+        r = http.as_mut() => r,
+        _ = server.shutdown_started() => {
+            // Finish the request in flight (if any), then close.
+            http.as_mut().graceful_shutdown();
+            http.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "HTTP connection ended with an error");
+    }
+}
+
+/// Runs `server` with `handler` (per-core with `--per-core`, else in a multi-thread runtime)
+/// until Ctrl-C / SIGTERM, then shuts down gracefully with `deadline`; prints the lines the
+/// tests wait for.
+pub fn serve_until_signal<H, F>(
+    server: tcpserver::Server,
+    per_core: bool,
+    deadline: std::time::Duration,
+    handler: H,
+) -> anyhow::Result<()>
+where
+    H: Fn(tcpserver::Connection) -> F + Send + Sync + 'static,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let handle = server.handle();
+    let rt = tokio::runtime::Runtime::new()?;
+    let stop = {
+        let _in_runtime = rt.enter();
+        signal()
+    };
+    rt.spawn(async move {
+        stop.await;
+        handle.shutdown(deadline);
+    });
+    announce(server.local_addr());
+    if per_core {
+        server.serve_per_core(handler)?;
+    } else {
+        rt.block_on(server.serve(handler))?;
+    }
+    println!("shutdown complete");
+    Ok(())
+}

@@ -1,10 +1,10 @@
 //! Fuzzes the sans-I/O request parser (`tcpserver::http::parse_request`) and body decoder
-//! (`BodyDecoder`) against the properties in `server/tests/reliability_support/http_props.rs`
+//! (`BodyDecoder`) against the properties in `server/tests/support/http_props.rs`
 //! (not just "does not panic": incremental parsing must agree with one-shot parsing).
 
 #![no_main]
 
-#[path = "../../tests/reliability_support/http_props.rs"]
+#[path = "../../tests/support/http_props.rs"]
 mod http_props;
 
 use libfuzzer_sys::fuzz_target;

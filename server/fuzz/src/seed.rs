@@ -5,7 +5,7 @@
 //! split point: 42), followed by the request bytes.
 
 #[allow(dead_code)]
-#[path = "../../tests/reliability_support/corpus.rs"]
+#[path = "../../tests/support/corpus.rs"]
 mod corpus;
 
 use std::path::PathBuf;

@@ -7,8 +7,7 @@
 
 #![cfg(target_os = "linux")]
 
-#[path = "../../tests/reliability_support/mod.rs"]
-mod reliability_support;
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -16,11 +15,11 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use reliability_support::{PATIENCE, raise_nofile, read_one_response, runtime};
+use support::{PATIENCE, raise_nofile, read_one_response, runtime, within};
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
@@ -88,6 +87,13 @@ impl ResponderProcess {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmRSS");
         kb * 1024
+    }
+
+    /// Descriptors open in the child (its listener and connections included).
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("proc fd")
+            .count()
     }
 
     /// User + system CPU time of the child.
@@ -239,8 +245,14 @@ fn ten_thousand_idle_keep_alive_connections_rss_per_connection() {
             assert_eq!(status, Some(200));
             warm.push(stream);
         }
-        drop(warm);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Close them and wait until the server has closed its side too (EOF after our FIN).
+        for mut stream in warm {
+            stream.shutdown().await.expect("half-close");
+            let mut rest = Vec::new();
+            within(stream.read_to_end(&mut rest))
+                .await
+                .expect("server closes after the client's FIN");
+        }
         let before = server.rss();
         let per_task = CONNECTIONS / 50;
         let tasks: Vec<_> = (0..50)
@@ -260,7 +272,12 @@ fn ten_thousand_idle_keep_alive_connections_rss_per_connection() {
         for t in tasks {
             held.extend(t.await.expect("connect task"));
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Measured while the server holds every connection.
+        let open = server.open_fds();
+        assert!(
+            open >= CONNECTIONS,
+            "the server holds only {open} descriptors"
+        );
         let after = server.rss();
         // Still served: one more request on a few of them.
         for stream in held.iter_mut().step_by(1000) {

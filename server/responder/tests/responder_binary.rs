@@ -3,14 +3,14 @@
 
 #![cfg(unix)]
 
-mod responder_support;
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use responder_support::{PATIENCE, connect, read_responses};
+use support::{PATIENCE, connect, read_responses};
 
 /// Starts the binary and returns it with the address from its `listening on` line.
 fn spawn(flags: &[&str]) -> (Child, SocketAddr) {

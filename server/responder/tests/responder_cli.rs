@@ -1,7 +1,9 @@
-//! No input panics: every flag of `responder` gets the bad-value corpus (`cli_corpus/`, shared
-//! with loadgen's CLI test), and each must end in one line on stderr and exit status 2. Values a flag accepts are skipped (they would start a
-//! server). `--help` is clap's text, not the struct's rustdoc.
+//! No input panics: every flag of `responder` gets the bad-value corpus
+//! (`support/cli_corpus.rs`, shared with loadgen's CLI test), and each must end in one line on
+//! stderr and exit status 2. Values a flag accepts are skipped (they would start a server).
+//! `--help` is clap's text, not the struct's rustdoc.
 
+#[path = "support/cli_corpus.rs"]
 mod cli_corpus;
 
 use cli_corpus::{corpus, run};

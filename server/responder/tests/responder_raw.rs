@@ -1,15 +1,13 @@
 //! The responder against raw sockets: pipelining, framing, keep-alive rules, limits, malformed
 //! input and slow clients.
 
-mod responder_support;
+mod support;
 
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use responder_support::{
-    connect, exchange_to_close, parse_all, read_responses, read_to_close, start,
-};
+use support::{connect, exchange_to_close, parse_all, read_responses, read_to_close, start};
 
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
 

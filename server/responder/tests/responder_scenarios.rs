@@ -1,7 +1,7 @@
 //! Each benchmark scenario's server settings, checked with a hyper client: status, headers, body
 //! size and content, keep-alive behaviour, AES bodies that decrypt, per-request sleep.
 
-mod responder_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use responder_support::{PATIENCE, exchange_to_close, parse_all, runtime, start, start_on};
+use support::{PATIENCE, exchange_to_close, parse_all, runtime, start, start_on};
 use tcpserver_responder::AES128_KEY;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -38,6 +38,12 @@ async fn hyper_gets(addr: SocketAddr, n: usize) -> Vec<Seen> {
             .header("host", "localhost")
             .body(Empty::<Bytes>::new())
             .unwrap();
+        // Wait until the connection is done with the previous response (hyper refuses a
+        // request sent before that: "connection was not ready").
+        timeout(PATIENCE, sender.ready())
+            .await
+            .expect("in time")
+            .expect("connection ready");
         let resp = timeout(PATIENCE, sender.send_request(req))
             .await
             .expect("in time")

@@ -1,46 +1,26 @@
 //! The responder over TLS with a rustls client that trusts the responder's certificate:
 //! keep-alive on and off, and session resumption for keep-alive-off runs.
 
-mod responder_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use responder_support::{PATIENCE, parse_response, runtime, start};
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, HandshakeKind, RootCertStore};
+use rustls::{ClientConfig, HandshakeKind};
+use support::{
+    PATIENCE, client_trusting, handshake_kind, parse_response, runtime, start, tls_connect, within,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-fn client_config(cert: CertificateDer<'static>) -> Arc<ClientConfig> {
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    Arc::new(
-        ClientConfig::builder_with_provider(tcpserver::tls::crypto_provider().unwrap())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
-}
-
 async fn connect(addr: SocketAddr, config: &Arc<ClientConfig>) -> TlsStream<TcpStream> {
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let name = ServerName::try_from("localhost").unwrap();
-    timeout(
-        PATIENCE,
-        TlsConnector::from(config.clone()).connect(name, tcp),
-    )
-    .await
-    .expect("handshake in time")
-    .expect("handshake")
+    within(tls_connect(addr, config)).await.expect("handshake")
 }
 
 /// Sends one GET and reads one response (and, if `until_close`, the close).
-async fn get(stream: &mut TlsStream<TcpStream>, until_close: bool) -> responder_support::Response {
+async fn get(stream: &mut TlsStream<TcpStream>, until_close: bool) -> support::Response {
     stream
         .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
@@ -48,8 +28,8 @@ async fn get(stream: &mut TlsStream<TcpStream>, until_close: bool) -> responder_
     let mut buf = Vec::new();
     let mut chunk = [0; 8192];
     let response = loop {
-        if let Some((r, n)) = parse_response(&buf, false) {
-            assert_eq!(n, buf.len());
+        if let Some((r, n)) = parse_response(&buf, false).expect("a valid response") {
+            assert_eq!((r.version, n), (1, buf.len()), "one HTTP/1.1 response");
             break r;
         }
         let k = timeout(PATIENCE, stream.read(&mut chunk))
@@ -73,7 +53,7 @@ async fn get(stream: &mut TlsStream<TcpStream>, until_close: bool) -> responder_
 #[test]
 fn tls_keep_alive() {
     let server = start(&["--tls", "--payload", "1024"]);
-    let config = client_config(server.certificate());
+    let config = client_trusting(server.certificate());
     runtime().block_on(async {
         let mut stream = connect(server.addr, &config).await;
         assert_eq!(stream.get_ref().1.alpn_protocol(), None);
@@ -89,7 +69,7 @@ fn tls_keep_alive() {
 #[test]
 fn tls_keep_alive_off_resumes_sessions() {
     let server = start(&["--tls", "--payload", "1024", "--keep-alive", "off"]);
-    let config = client_config(server.certificate());
+    let config = client_trusting(server.certificate());
     runtime().block_on(async {
         let mut kinds = Vec::new();
         for _ in 0..3 {
@@ -97,7 +77,7 @@ fn tls_keep_alive_off_resumes_sessions() {
             let r = get(&mut stream, true).await;
             assert_eq!(r.header("connection"), Some("close"));
             assert_eq!(r.body.len(), 1024);
-            kinds.push(stream.get_ref().1.handshake_kind());
+            kinds.push(handshake_kind(&stream));
         }
         assert_eq!(kinds[0], Some(HandshakeKind::Full));
         assert_eq!(kinds[2], Some(HandshakeKind::Resumed), "{kinds:?}");
@@ -119,7 +99,7 @@ fn tls_with_certificate_files() {
         "--key",
         key_path.to_str().unwrap(),
     ]);
-    let config = client_config(generated.cert.der().clone());
+    let config = client_trusting(generated.cert.der().clone());
     runtime().block_on(async {
         let mut stream = connect(server.addr, &config).await;
         assert_eq!(get(&mut stream, false).await.body, b"Hello World!\r\n");

@@ -1,6 +1,7 @@
-//! Operating-system specific code, chosen once with `cfg`: Linux gets the real socket options and
-//! zero-copy system calls, other platforms a fallback that reports [`Error::Unsupported`]
-//! (options) or copies through user space (zero-copy).
+//! Operating-system specific code, chosen once with `cfg`: Linux gets the real socket options,
+//! zero-copy system calls and CPU affinity, other platforms a fallback that reports
+//! [`Error::Unsupported`] (options), copies through user space (zero-copy) or reports
+//! `io::ErrorKind::Unsupported` (affinity). The portable [`CpuSet`] (`cpu_set.rs`) is public.
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -55,6 +56,17 @@ pub(crate) fn set_cloexec(fd: std::os::fd::RawFd) -> std::io::Result<()> {
     // SAFETY: fcntl on a descriptor number; an invalid one fails with EBADF.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
     if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Clears `FD_CLOEXEC`, so that the program about to be executed inherits the descriptor.
+/// Only `fcntl(2)`: safe to call between `fork` and `exec` (async-signal-safe, no allocation).
+pub(crate) fn clear_cloexec(fd: std::os::fd::RawFd) -> std::io::Result<()> {
+    // SAFETY: fcntl on a descriptor number; an invalid one fails with EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 || unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) } < 0 {
         return Err(std::io::Error::last_os_error());
     }
     Ok(())

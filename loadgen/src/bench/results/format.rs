@@ -1,5 +1,5 @@
-//! How numbers look in tables, charts and the console: request rates, latencies, CPU lists,
-//! percentages.
+//! How numbers look in tables, charts and the console: request rates, latencies, percentages
+//! (CPU lists: [`crate::units::format_cpu_list`]).
 
 /// Formats a request rate: `123456` -> `123.5k`.
 pub fn format_rps(rps: f64) -> String {
@@ -28,23 +28,6 @@ pub fn format_cpu_us(us: f64) -> String {
     format!("{us:.1}µs")
 }
 
-/// `0,1,2,3` (the form `--pin-cpus` and `taskset -c` read).
-pub fn cpu_list_commas(cpus: &[usize]) -> String {
-    cpus.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// `0`, `0,1`, or `0-3`.
-pub fn cpu_list(cpus: &[usize]) -> String {
-    if cpus.len() > 2 && cpus.windows(2).all(|w| w[1] == w[0] + 1) {
-        format!("{}-{}", cpus[0], cpus[cpus.len() - 1])
-    } else {
-        cpu_list_commas(cpus)
-    }
-}
-
 /// Parses a percentage, `5%` or `5` (both mean 5 %), into a fraction (`0.05`).
 ///
 /// ```
@@ -71,8 +54,6 @@ mod tests {
         assert_eq!(format_rps(123_456.0), "123.5k");
         assert_eq!(format_latency_us(850.0), "850µs");
         assert_eq!(format_latency_us(12_345.0), "12.3ms");
-        assert_eq!(cpu_list(&[0, 1, 2, 3]), "0-3");
-        assert_eq!(cpu_list(&[0, 1]), "0,1");
         assert_eq!(parse_percent("1%"), Ok(0.01));
         assert!(parse_percent("x").is_err());
     }

@@ -15,9 +15,7 @@ mod readme;
 mod spread;
 mod store;
 
-pub use format::{
-    cpu_list, cpu_list_commas, format_cpu_us, format_latency_us, format_rps, parse_percent,
-};
+pub use format::{format_cpu_us, format_latency_us, format_rps, parse_percent};
 pub use model::{
     DEFAULT_FAIL_THRESHOLD, Failure, MANIFEST, RunManifest, RunRecord, ServerUsage, Skipped,
 };

@@ -3,9 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::format::{cpu_list, format_cpu_us, format_latency_us, format_rps};
+use super::format::{format_cpu_us, format_latency_us, format_rps};
 use super::spread::{Metric, Point, points};
 use super::store::RunDir;
+use crate::units::format_cpu_list;
 
 /// File names of the charts of a scenario, relative to the run directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,8 +140,8 @@ pub fn readme(run: &RunDir, link_prefix: &str) -> String {
              min–max of the successful repeats, and req/s's coefficient of variation (⚠ above \
              5%).\n",
             manifest.started_at,
-            cpu_list(&manifest.server_cpus),
-            cpu_list(&manifest.client_cpus),
+            format_cpu_list(&manifest.server_cpus),
+            format_cpu_list(&manifest.client_cpus),
             manifest
                 .threads
                 .iter()

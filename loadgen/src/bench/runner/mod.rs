@@ -17,7 +17,7 @@ use crate::attack::{self, AttackConfig};
 use crate::bench::contender::Contender;
 use crate::bench::machine::Machine;
 use crate::bench::results::{
-    self, Failure, RunDir, RunManifest, RunRecord, ServerUsage, Skipped, TABLE_COLUMNS, cpu_list,
+    self, Failure, RunDir, RunManifest, RunRecord, ServerUsage, Skipped, TABLE_COLUMNS,
 };
 use crate::bench::scenario::{self, Scenario};
 use crate::sys;
@@ -163,8 +163,8 @@ pub fn main(args: RunnerArgs) -> anyhow::Result<()> {
     println!("machine: {}", machine.summary());
     println!(
         "placement: server on CPU {}, load generator on CPU {} (sched_setaffinity){}",
-        cpu_list(&placement.server),
-        cpu_list(&placement.client),
+        units::format_cpu_list(&placement.server),
+        units::format_cpu_list(&placement.client),
         if placement.overlaps() {
             " -- WARNING: they overlap, results are not meaningful"
         } else {
@@ -384,8 +384,8 @@ impl Job<'_> {
             } else {
                 String::new()
             },
-            cpu_list(&cpus),
-            cpu_list(&self.placement.client)
+            units::format_cpu_list(&cpus),
+            units::format_cpu_list(&self.placement.client)
         );
         let mut server = ServerProcess::start(&spec)
             .with_context(|| format!("starting {}", self.contender.name))?;

@@ -41,7 +41,7 @@ impl Placement {
             if !available.contains(cpu) {
                 bail!(
                     "CPU {cpu} is not available to this process (available: {})",
-                    crate::bench::results::cpu_list(available)
+                    crate::units::format_cpu_list(available)
                 );
             }
         }

@@ -189,7 +189,7 @@ fn start_builtin(spec: &ServerSpec<'_>) -> anyhow::Result<ServerProcess> {
             if *runtime == "per-core" && spec.threads == spec.cpus.len() {
                 args.extend([
                     "--pin-cpus".into(),
-                    crate::bench::results::cpu_list_commas(&spec.cpus),
+                    crate::units::format_cpu_list_commas(&spec.cpus),
                 ]);
             }
         }
@@ -274,7 +274,7 @@ pub(crate) fn placeholders(
             ("sleep_ms", s.sleep_ms.to_string()),
             ("tls", s.tls.to_string()),
             ("threads", spec.threads.to_string()),
-            ("cpus", crate::bench::results::cpu_list_commas(&spec.cpus)),
+            ("cpus", crate::units::format_cpu_list_commas(&spec.cpus)),
             (
                 "cert",
                 tls.map(|t| t.cert.display().to_string())

@@ -1,5 +1,10 @@
-//! Helpers shared by the library's integration tests (`lib_*.rs`).
-#![allow(dead_code)]
+//! Helpers shared by the library's integration tests: servers in a task or on a thread, raw
+//! clients, log capture, TLS certificates and clients (`tls.rs`), the malformed-request corpus
+//! (`corpus.rs`), and the waiting helpers every crate's tests share (`harness.rs`).
+//!
+//! `http_props.rs` (the HTTP-layer properties) is not a module of this one: the fuzz target and
+//! `reliability_fuzz.rs` include it by path.
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,21 +14,15 @@ use tcpserver::{Connection, Error, Server, ServerHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+pub mod corpus;
+mod harness;
+#[allow(unused_imports)] // not every test uses every helper
+pub use harness::*;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "tls")]
 #[allow(unused_imports)] // not every test uses TLS
 pub use tls::*;
-
-/// Generous bound for anything a test waits on (a loaded 2-core machine).
-pub const LONG: Duration = Duration::from_secs(60);
-
-/// Awaits `f`, failing the test after [`LONG`].
-pub async fn within<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(LONG, f)
-        .await
-        .expect("the test timed out")
-}
 
 /// Runs `serve` in a spawned task; returns the handle and the task.
 pub fn spawn_shared<H, F>(
@@ -74,16 +73,6 @@ pub async fn read_all(addr: SocketAddr) -> std::io::Result<Vec<u8>> {
 /// A handler that writes `msg` and returns (closing the connection).
 pub async fn greet(mut conn: Connection, msg: &'static [u8]) {
     let _ = conn.write_all(msg).await;
-}
-
-/// Polls `cond` (cheap, in-memory) until it holds, for up to [`LONG`].
-pub async fn eventually(mut cond: impl FnMut() -> bool) {
-    within(async {
-        while !cond() {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await
 }
 
 /// Deterministic test data.

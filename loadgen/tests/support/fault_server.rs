@@ -1,4 +1,4 @@
-//! A misbehaving HTTP/1.1 test server for loadgen's fault tests.
+//! [`FaultServer`]: a misbehaving HTTP/1.1 test server for loadgen's fault tests.
 //!
 //! Plain tokio, no dependency on the tcpserver library: each [`FaultServer`] runs on its own
 //! thread with its own runtime, answers every request with one [`Fault`], and counts what it saw.
@@ -315,43 +315,19 @@ fn reset(stream: TcpStream) {
 /// Reads one request head (and a Content-Length body, if any) into `buf`, consuming it.
 /// `false` when the peer closed or sent something unparsable.
 async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
-    loop {
-        if let Some(end) = find_head_end(buf) {
-            let body = content_length(&buf[..end]);
-            while buf.len() < end + body {
-                if !fill(stream, buf).await {
-                    return false;
-                }
-            }
-            buf.drain(..end + body);
-            return true;
-        }
-        if buf.len() > 64 * 1024 || !fill(stream, buf).await {
-            return false;
-        }
-    }
-}
-
-async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 4096];
-    match stream.read(&mut chunk).await {
-        Ok(0) | Err(_) => false,
-        Ok(n) => {
-            buf.extend_from_slice(&chunk[..n]);
-            true
+    loop {
+        match super::parse_request(buf) {
+            Ok(Some(request)) if buf.len() >= request.len => {
+                buf.drain(..request.len);
+                return true;
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-}
-
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
-fn content_length(head: &[u8]) -> usize {
-    let text = String::from_utf8_lossy(head);
-    text.lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, value)| value.trim().parse().ok())
-        .unwrap_or(0)
 }

@@ -1,4 +1,5 @@
-//! TLS helpers of the library's integration tests (feature `tls`).
+//! TLS helpers of the library's integration tests (feature `tls`), also included by the
+//! responder's test support.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,8 +31,13 @@ pub fn server_tls(cert: &Cert) -> Arc<ServerConfig> {
 
 /// Client config trusting `cert`; reuse the same `Arc` to resume sessions.
 pub fn client_tls(cert: &Cert) -> Arc<ClientConfig> {
+    client_trusting(cert.der.clone())
+}
+
+/// Client config trusting the certificate `der` (e.g. one a server generated).
+pub fn client_trusting(der: CertificateDer<'static>) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
-    roots.add(cert.der.clone()).unwrap();
+    roots.add(der).unwrap();
     Arc::new(
         ClientConfig::builder_with_provider(tcpserver::tls::crypto_provider().unwrap())
             .with_safe_default_protocol_versions()

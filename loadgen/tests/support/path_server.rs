@@ -1,4 +1,4 @@
-//! A small HTTP/1.1 test server whose behaviour is chosen by the request path, including ways to
+//! [`TestServer`]: a small HTTP/1.1 test server whose behaviour is chosen by the request path, including ways to
 //! misbehave on purpose. One thread per connection (tests use few connections).
 //!
 //! Paths: `/ok` (200, Content-Length), `/chunked` (200, chunked), `/close` (200, close-delimited
@@ -96,35 +96,20 @@ fn serve(mut conn: impl Read + Write, requests: &AtomicU64) {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
-        // Read one request head (requests here have no body).
-        let head_end = loop {
-            if let Some(i) = find(&buf, b"\r\n\r\n") {
-                break i + 4;
-            }
-            match conn.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        // Read one request (head and Content-Length body).
+        let request = loop {
+            match super::parse_request(&buf) {
+                Ok(Some(request)) if buf.len() >= request.len => break request,
+                Ok(_) => match conn.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                },
+                Err(_) => return,
             }
         };
-        let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-        let body_len = head
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("content-length:")
-                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-            })
-            .unwrap_or(0);
-        while buf.len() < head_end + body_len {
-            match conn.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            }
-        }
-        buf.drain(..head_end + body_len);
+        buf.drain(..request.len);
         requests.fetch_add(1, Ordering::Relaxed);
-        let close = head.to_ascii_lowercase().contains("connection: close");
-        let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let (close, path) = (request.close, request.path);
         let conn_hdr = if close { "Connection: close\r\n" } else { "" };
         let reply = |status: &str, body: &str| {
             format!(
@@ -165,8 +150,4 @@ fn serve(mut conn: impl Read + Write, requests: &AtomicU64) {
             return;
         }
     }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
 }

@@ -1,6 +1,7 @@
 //! The bad-value corpus of the command-line tests, and how a refusal must look: one line on
-//! stderr, exit status 2, no panic. Shared by `responder_cli.rs` and loadgen's
-//! `cli_robustness.rs` (`#[path]`), so both command lines face the same values.
+//! stderr, exit status 2, no panic. Included by path (not through `support/mod.rs`) by
+//! `responder_cli.rs` and loadgen's `cli_robustness.rs`, so both command lines face the same
+//! values.
 
 use std::process::{Command, Output};
 
