@@ -1,7 +1,9 @@
 //! HTTP/1.1 pipelining (`pipeline`) and HTTP/2 (`http2`, `h2c`, `streams`) against real servers:
 //! the tcpserver responder, a server closing a pipelined connection midway, hyper's HTTP/2 server
-//! (TLS with ALPN and h2c prior knowledge), and small `h2` servers that send GOAWAY and
-//! RST_STREAM. Counts are exact with `requests` (`-n`).
+//! (TLS with ALPN and h2c prior knowledge), small `h2` servers that send GOAWAY and RST_STREAM,
+//! and a hand-written HTTP/2 server for what those do not send (GOAWAY while streams finish,
+//! padding, CONTINUATION, informational responses, trailers, PUSH_PROMISE, silence). Counts are
+//! exact with `requests` (`-n`).
 
 use std::convert::Infallible;
 use std::io::{Read, Write};
@@ -359,4 +361,131 @@ fn http2_goaway_is_counted_and_the_client_reconnects() {
         r.result.error_classes
     );
     assert_eq!(r.result.error_classes.total(), 1);
+}
+
+/// One frame, for the hand-written server below.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A hand-written HTTP/2 server: on each connection it reads the client's frames up to its
+/// `streams`-th HEADERS, writes `reply(stream ids)` and reads on until the client closes.
+fn scripted_h2_server(streams: usize, reply: fn(&[u32]) -> Vec<u8>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut preface = [0u8; 24];
+                if conn.read_exact(&mut preface).is_err() {
+                    return; // the reachability probe
+                }
+                let mut ids = Vec::new();
+                while ids.len() < streams {
+                    let mut head = [0u8; 9];
+                    if conn.read_exact(&mut head).is_err() {
+                        return;
+                    }
+                    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+                    let mut payload = vec![0u8; len];
+                    if conn.read_exact(&mut payload).is_err() {
+                        return;
+                    }
+                    if head[3] == H2_HEADERS {
+                        ids.push(u32::from_be_bytes([head[5], head[6], head[7], head[8]]));
+                    }
+                }
+                let _ = conn.write_all(&reply(&ids));
+                let mut buf = [0u8; 4096];
+                while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    addr
+}
+
+const H2_HEADERS: u8 = 0x1;
+const H2_END_STREAM: u8 = 0x1;
+const H2_END_HEADERS: u8 = 0x4;
+const H2_PADDED: u8 = 0x8;
+
+#[test]
+fn http2_goaway_lets_the_accepted_streams_finish() {
+    // Stream 1 gets an informational 103, a padded 200, padded DATA and trailers; then GOAWAY
+    // with last stream 3; stream 3 gets a header block split over a CONTINUATION frame; stream
+    // 5, above GOAWAY's last stream, is never answered.
+    let addr = scripted_h2_server(3, |ids| {
+        assert_eq!(ids, [1, 3, 5]);
+        let mut out = h2_frame(0x4, 0, 0, &[]); // SETTINGS
+        // :status 103 as a literal without indexing (name: static index 8).
+        let early_hints = [0x08, 3, b'1', b'0', b'3'];
+        out.extend(h2_frame(H2_HEADERS, H2_END_HEADERS, 1, &early_hints));
+        out.extend(h2_frame(
+            H2_HEADERS,
+            H2_END_HEADERS | H2_PADDED,
+            1,
+            &[2, 0x88, 0, 0],
+        ));
+        out.extend(h2_frame(0x0, H2_PADDED, 1, &[1, b'o', b'k', 0]));
+        let trailers = [0x00, 1, b'x', 1, b'y'];
+        out.extend(h2_frame(
+            H2_HEADERS,
+            H2_END_HEADERS | H2_END_STREAM,
+            1,
+            &trailers,
+        ));
+        out.extend(h2_frame(0x7, 0, 0, &[0, 0, 0, 3, 0, 0, 0, 0])); // GOAWAY, last 3
+        out.extend(h2_frame(H2_HEADERS, 0, 3, &[0x88, 0x00]));
+        out.extend(h2_frame(0x9, H2_END_HEADERS, 3, &[1, b'a', 1, b'b'])); // CONTINUATION
+        out.extend(h2_frame(0x0, H2_END_STREAM, 3, b"ok"));
+        out
+    });
+    let r = run(&AttackConfig {
+        h2c: true,
+        streams: 3,
+        ..config(format!("http://{addr}/"), 1, 3)
+    })
+    .unwrap();
+    let e = r.result.error_classes;
+    assert_eq!((r.result.req2xx, r.result.req1xx), (2, 0), "{e:?}");
+    assert_eq!((e.go_away, e.total()), (1, 1), "{e:?}");
+}
+
+#[test]
+fn http2_timeouts_reset_the_stream_and_keep_the_connection() {
+    // Nothing is ever answered: each request times out, one after the other on one connection
+    // (the server reads only up to the first HEADERS, then just drains).
+    let addr = scripted_h2_server(1, |_| h2_frame(0x4, 0, 0, &[]));
+    let r = run(&AttackConfig {
+        h2c: true,
+        timeout: Duration::from_millis(200),
+        ..config(format!("http://{addr}/"), 1, 2)
+    })
+    .unwrap();
+    let e = r.result.error_classes;
+    assert_eq!((e.timeout, e.total(), r.result.req2xx), (2, 2, 0), "{e:?}");
+}
+
+#[test]
+fn http2_push_promise_is_a_protocol_error() {
+    // Push is disabled, so a PUSH_PROMISE ends the connection; the client reconnects.
+    let addr = scripted_h2_server(1, |ids| {
+        let mut out = h2_frame(0x4, 0, 0, &[]);
+        let mut promise = 2u32.to_be_bytes().to_vec();
+        promise.push(0x82);
+        out.extend(h2_frame(0x5, H2_END_HEADERS, ids[0], &promise));
+        out
+    });
+    let r = run(&AttackConfig {
+        h2c: true,
+        ..config(format!("http://{addr}/"), 1, 2)
+    })
+    .unwrap();
+    let e = r.result.error_classes;
+    assert_eq!((e.protocol, e.total()), (2, 2), "{e:?}");
 }
