@@ -239,6 +239,41 @@ fn http2_over_tls_exact_against_hyper() {
 }
 
 #[test]
+fn h2c_bodies_larger_than_the_first_window_are_sent() {
+    // 200 KB per request: more than the 65,535 bytes a stream may send before the server's
+    // SETTINGS and WINDOW_UPDATEs, and split into frames of the largest size.
+    let addr = hyper_h2(false);
+    let r = run(&AttackConfig {
+        h2c: true,
+        streams: 4,
+        method: "POST".into(),
+        body: vec![b'x'; 200_000],
+        ..config(format!("http://{addr}/"), 2, 40)
+    })
+    .unwrap();
+    assert_eq!((r.result.req2xx, r.result.error_classes.total()), (40, 0));
+    assert!(r.result.bytes_written > 40 * 200_000);
+}
+
+#[test]
+fn h2c_rate_is_kept_by_every_stream() {
+    let addr = hyper_h2(false);
+    let r = run(&AttackConfig {
+        h2c: true,
+        streams: 4,
+        rate: Some(400.0),
+        requests: None,
+        duration: Some(Duration::from_secs(1)),
+        ..config(format!("http://{addr}/"), 2, 1)
+    })
+    .unwrap();
+    let done = r.result.req2xx;
+    assert!((300..=420).contains(&done), "{done}");
+    assert_eq!(r.result.error_classes.total(), 0);
+    assert!(r.result.corrected_latency.is_some());
+}
+
+#[test]
 fn http2_over_tls_needs_alpn_h2() {
     // An HTTP/1.1-only TLS server: every connection attempt fails as a connect error.
     let acceptor = tls_acceptor(&[b"http/1.1"]);
