@@ -36,6 +36,9 @@ const STREAM_WINDOW: u32 = 16 << 20;
 const CONNECTION_WINDOW: u32 = 256 << 20;
 /// The window every peer starts with.
 const DEFAULT_WINDOW: u32 = 65_535;
+/// Streams we open before the server's SETTINGS tell its limit: RFC 9113 §6.5.2 recommends a
+/// limit of no less than 100 (nghttp2 assumes it too).
+const ASSUMED_MAX_STREAMS: usize = 100;
 /// Read buffer per connection.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -155,6 +158,7 @@ struct Connection<'a> {
     sent_any: bool,
     /// The server's limits.
     max_streams: usize,
+    settings_seen: bool,
     peer_max_frame: usize,
     peer_initial_window: i64,
     /// Our send window on the connection (request bodies).
@@ -198,7 +202,8 @@ impl<'a> Connection<'a> {
             unattributed_read: 0,
             unattributed_written: 0,
             sent_any: false,
-            max_streams: usize::MAX,
+            max_streams: ASSUMED_MAX_STREAMS,
+            settings_seen: false,
             peer_max_frame: frame::DEFAULT_MAX_FRAME,
             peer_initial_window: i64::from(DEFAULT_WINDOW),
             send_window: i64::from(DEFAULT_WINDOW),
@@ -227,7 +232,8 @@ impl<'a> Connection<'a> {
         self.unattributed_read = 0;
         self.unattributed_written = 0;
         self.sent_any = false;
-        self.max_streams = usize::MAX;
+        self.max_streams = ASSUMED_MAX_STREAMS;
+        self.settings_seen = false;
         self.peer_max_frame = frame::DEFAULT_MAX_FRAME;
         self.peer_initial_window = i64::from(DEFAULT_WINDOW);
         self.send_window = i64::from(DEFAULT_WINDOW);
@@ -397,7 +403,11 @@ impl<'a> Connection<'a> {
     /// timeout, unless it is already set to fire no later.
     fn arm_timer(&mut self, now: Instant) {
         let mut wanted: Option<Instant> = None;
-        let can_start = self.stream_interval.is_some() && self.may_send_later(now);
+        // A free slot only counts if it could start (else a slot whose time has come while
+        // the server's stream limit is reached would wake the task again and again).
+        let can_start = self.stream_interval.is_some()
+            && self.open < self.slots.len().min(self.max_streams)
+            && self.may_send_later(now);
         for s in &self.slots {
             let at = if s.open {
                 s.start + self.ctx.timeout
@@ -555,6 +565,11 @@ impl<'a> Connection<'a> {
                     }
                 }
                 Frame::Settings(settings) => {
+                    if !self.settings_seen {
+                        // No limit unless the server's first SETTINGS set one.
+                        self.settings_seen = true;
+                        self.max_streams = usize::MAX;
+                    }
                     for (id, value) in settings.iter() {
                         match id {
                             setting::MAX_CONCURRENT_STREAMS => self.max_streams = value as usize,
