@@ -11,6 +11,7 @@
 //! connection (the request of every open stream counts as one error) and it is redone.
 
 mod frame;
+mod hpack;
 mod request;
 
 use std::future::poll_fn;
@@ -146,7 +147,7 @@ struct Connection<'a> {
     open: usize,
     next_stream: u32,
     reader: FrameReader,
-    decoder: loona_hpack::Decoder<'static>,
+    decoder: hpack::Decoder,
     /// Bytes to write; `out[written..]` is still to go, then a flush (for TLS).
     out: Vec<u8>,
     written: usize,
@@ -195,7 +196,7 @@ impl<'a> Connection<'a> {
             open: 0,
             next_stream: 1,
             reader: FrameReader::new(READ_BUFFER),
-            decoder: loona_hpack::Decoder::new(),
+            decoder: hpack::Decoder::default(),
             out: Vec::with_capacity(4096),
             written: 0,
             flush: false,
@@ -224,8 +225,7 @@ impl<'a> Connection<'a> {
         self.open = 0;
         self.next_stream = 1;
         self.reader.clear();
-        self.decoder = loona_hpack::Decoder::new();
-        self.decoder.set_max_allowed_table_size(4096);
+        self.decoder = hpack::Decoder::default();
         self.out.clear();
         self.written = 0;
         self.flush = false;
@@ -285,8 +285,7 @@ impl<'a> Connection<'a> {
                 let class = match failure {
                     Failure::Io(class) => class,
                     Failure::Protocol(code) => {
-                        self.out.clear();
-                        self.written = 0;
+                        // After what is still to go (a frame may be half written).
                         frame::write_goaway(&mut self.out, code);
                         self.write_best_effort(io).await;
                         ErrorClass::Protocol
@@ -529,17 +528,10 @@ impl<'a> Connection<'a> {
                     block,
                 } => {
                     // Every block goes through the decoder, to keep its dynamic table in step.
-                    let mut status: Option<u16> = None;
-                    let mut malformed = false;
-                    let decoded = self.decoder.decode_with_cb(block, |name, value| {
-                        if &*name == b":status" {
-                            status = parse_status(&value);
-                            malformed |= status.is_none();
-                        }
-                    });
-                    if decoded.is_err() {
+                    let Ok(fields) = self.decoder.decode(block) else {
                         return Err(Failure::Protocol(code::COMPRESSION_ERROR));
-                    }
+                    };
+                    let (status, malformed) = (fields.status, fields.bad_status);
                     let Some(k) = self.slot_of(stream) else {
                         continue;
                     };
@@ -716,15 +708,5 @@ impl Drop for Connection<'_> {
     fn drop(&mut self) {
         let c = &self.ctx.in_flight;
         c.set(c.get().saturating_sub(self.open as u64));
-    }
-}
-
-/// A `:status` value: three digits.
-fn parse_status(value: &[u8]) -> Option<u16> {
-    match value {
-        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
-            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
-        }
-        _ => None,
     }
 }
