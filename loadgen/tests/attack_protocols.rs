@@ -398,6 +398,78 @@ fn http2_goaway_is_counted_and_the_client_reconnects() {
     assert_eq!(r.result.error_classes.total(), 1);
 }
 
+#[test]
+fn http2_server_without_an_hpack_table_is_served() {
+    // The client's later requests name header fields by their place in the server's HPACK
+    // table. This server asks for no table after the first request: every block after the
+    // client's SETTINGS ACK must start with a size update to 0 and use no dynamic entry
+    // (loona-hpack's decoder, limited to 0, checks it); the answer is 200 if so, else 500.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            std::thread::spawn(move || {
+                let mut preface = [0u8; 24];
+                if conn.read_exact(&mut preface).is_err() {
+                    return;
+                }
+                let mut decoder = loona_hpack::Decoder::new();
+                let (mut requests, mut acked, mut updated) = (0, false, false);
+                loop {
+                    let mut head = [0u8; 9];
+                    if conn.read_exact(&mut head).is_err() {
+                        return;
+                    }
+                    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+                    let mut payload = vec![0u8; len];
+                    if conn.read_exact(&mut payload).is_err() {
+                        return;
+                    }
+                    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
+                    match head[3] {
+                        0x4 if head[4] & 0x1 != 0 && requests > 0 => {
+                            // The ACK of our SETTINGS: the table is now limited to 0.
+                            decoder.set_max_allowed_table_size(0);
+                            acked = true;
+                        }
+                        H2_HEADERS => {
+                            let mut ok = decoder.decode(&payload).is_ok();
+                            if acked && !updated {
+                                ok &= payload.first() == Some(&0x20);
+                                updated = true;
+                            }
+                            let mut out = Vec::new();
+                            if requests == 0 {
+                                out = h2_frame(0x4, 0, 0, &[0, 1, 0, 0, 0, 0]); // table size 0
+                            }
+                            requests += 1;
+                            let status = if ok { 0x88 } else { 0x8e }; // 200, 500
+                            let flags = H2_END_HEADERS | H2_END_STREAM;
+                            out.extend(h2_frame(H2_HEADERS, flags, stream, &[status]));
+                            if conn.write_all(&out).is_err() {
+                                return;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    let r = run(&AttackConfig {
+        h2c: true,
+        ..config(format!("http://{addr}/"), 1, 6)
+    })
+    .unwrap();
+    let e = r.result.error_classes;
+    assert_eq!(
+        (r.result.req2xx, r.result.req5xx, e.total()),
+        (6, 0, 0),
+        "{e:?}"
+    );
+}
+
 /// One frame, for the hand-written server below.
 fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     let len = payload.len() as u32;

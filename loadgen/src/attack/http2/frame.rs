@@ -42,6 +42,7 @@ pub(super) mod flag {
 
 /// SETTINGS parameters.
 pub(super) mod setting {
+    pub const HEADER_TABLE_SIZE: u16 = 0x1;
     pub const ENABLE_PUSH: u16 = 0x2;
     pub const MAX_CONCURRENT_STREAMS: u16 = 0x3;
     pub const INITIAL_WINDOW_SIZE: u16 = 0x4;

@@ -26,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use self::frame::{ConnectionError, Frame, FrameReader, MAX_STREAM_ID, MAX_WINDOW, code, setting};
+use self::request::Block;
 pub(crate) use self::request::{H2Request, build_request};
 use super::conn::{LazyTimer, Stream, TIMER_TICK, ThreadCtx};
 use super::stats::ErrorClass;
@@ -166,6 +167,10 @@ struct Connection<'a> {
     send_window: i64,
     /// DATA received since the last connection WINDOW_UPDATE.
     unacked: u32,
+    /// The header block the next request carries, after `size_update` if the server asked for
+    /// a smaller HPACK table.
+    block: Block,
+    size_update: Vec<u8>,
     /// GOAWAY's last stream id: no new streams, the ones above it are lost.
     going_away: Option<u32>,
     /// One timer for the `-r` schedule and the request timeouts, armed for `armed`. It may fire
@@ -209,6 +214,8 @@ impl<'a> Connection<'a> {
             peer_initial_window: i64::from(DEFAULT_WINDOW),
             send_window: i64::from(DEFAULT_WINDOW),
             unacked: 0,
+            block: Block::First,
+            size_update: Vec::new(),
             going_away: None,
             sleep: Box::pin(tokio::time::sleep_until(now.into())),
             armed: None,
@@ -238,6 +245,8 @@ impl<'a> Connection<'a> {
         self.peer_initial_window = i64::from(DEFAULT_WINDOW);
         self.send_window = i64::from(DEFAULT_WINDOW);
         self.unacked = 0;
+        self.block = Block::First;
+        self.size_update.clear();
         self.going_away = None;
         self.armed = None;
     }
@@ -350,7 +359,12 @@ impl<'a> Connection<'a> {
             {
                 self.ctx.stats.borrow_mut().late_send(due);
             }
-            self.request.write_headers(&mut self.out, stream);
+            self.request
+                .write_headers(&mut self.out, stream, self.block, &self.size_update);
+            self.size_update.clear();
+            if self.block == Block::First {
+                self.block = Block::Indexed;
+            }
             if !self.request.body.is_empty() {
                 self.send_body(k);
             }
@@ -565,6 +579,12 @@ impl<'a> Connection<'a> {
                     for (id, value) in settings.iter() {
                         match id {
                             setting::MAX_CONCURRENT_STREAMS => self.max_streams = value as usize,
+                            setting::HEADER_TABLE_SIZE if (value as usize) < hpack::TABLE_SIZE => {
+                                // The server's table shrinks once it has our ACK: say so at the
+                                // start of the next block, and use the table no more.
+                                self.size_update = request::size_update(value as usize);
+                                self.block = Block::Plain;
+                            }
                             setting::INITIAL_WINDOW_SIZE => {
                                 let value = i64::from(value);
                                 if value > MAX_WINDOW {

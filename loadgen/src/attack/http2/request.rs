@@ -1,41 +1,76 @@
-//! The request, encoded once per run. The header block is HPACK without Huffman coding and
-//! without the dynamic table (RFC 7541: indexed static entries where they match exactly, else
-//! literals without indexing, with the static table's name where it has one), so it is the same
-//! bytes for every request: only the frame header's stream id changes from one stream to the next.
+//! The request, encoded once per run. HPACK without Huffman coding (RFC 7541), in three header
+//! blocks that never change: the first request of a connection adds its literal fields to the
+//! server's dynamic table ("literal with incremental indexing"), every later one names them by
+//! their dynamic indices, which stay put because nothing else is ever added (one byte a field,
+//! like h2load: the server then copies no strings per request). Fields that match a static
+//! entry are indexed statically; a field that does not fit the 4096-byte table stays a literal
+//! without indexing. The third block uses no dynamic table at all, for a server that asks for a
+//! smaller table. Per request only the frame header's stream id changes.
 
 use super::frame::{self, DEFAULT_MAX_FRAME, flag, kind};
-use super::hpack::STATIC_TABLE;
+use super::hpack::{STATIC_TABLE, TABLE_SIZE};
+
+/// Which header block a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Block {
+    /// The first request of a connection: fills the server's dynamic table.
+    First,
+    /// Every later request: refers to the dynamic table.
+    Indexed,
+    /// No dynamic table (the server's table is smaller than ours would need).
+    Plain,
+}
 
 /// The request, prepared once per run.
 #[derive(Debug)]
 pub(crate) struct H2Request {
-    /// The HPACK header block.
-    block: Vec<u8>,
+    /// The HPACK header blocks ([`Block`]).
+    first: Vec<u8>,
+    indexed: Vec<u8>,
+    plain: Vec<u8>,
     /// The body, sent in DATA frames.
     pub(super) body: Vec<u8>,
 }
 
 impl H2Request {
+    fn block(&self, block: Block) -> &[u8] {
+        match block {
+            Block::First => &self.first,
+            Block::Indexed => &self.indexed,
+            Block::Plain => &self.plain,
+        }
+    }
+
     /// Appends the HEADERS frame opening `stream` (and CONTINUATION frames for a block larger
-    /// than a frame). Without a body, the HEADERS end the stream.
-    pub(super) fn write_headers(&self, out: &mut Vec<u8>, stream: u32) {
+    /// than a frame), `prefix` (a dynamic table size update) before the block. Without a body,
+    /// the HEADERS end the stream.
+    pub(super) fn write_headers(
+        &self,
+        out: &mut Vec<u8>,
+        stream: u32,
+        block: Block,
+        prefix: &[u8],
+    ) {
         let end_stream = if self.body.is_empty() {
             flag::END_STREAM
         } else {
             0
         };
-        if self.block.len() <= DEFAULT_MAX_FRAME {
+        let fragment = self.block(block);
+        if prefix.len() + fragment.len() <= DEFAULT_MAX_FRAME {
             frame::write_header(
                 out,
-                self.block.len(),
+                prefix.len() + fragment.len(),
                 kind::HEADERS,
                 end_stream | flag::END_HEADERS,
                 stream,
             );
-            out.extend_from_slice(&self.block);
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(fragment);
             return;
         }
-        let mut chunks = self.block.chunks(DEFAULT_MAX_FRAME).peekable();
+        let whole = [prefix, fragment].concat();
+        let mut chunks = whole.chunks(DEFAULT_MAX_FRAME).peekable();
         let mut first = true;
         while let Some(chunk) = chunks.next() {
             let end_headers = if chunks.peek().is_none() {
@@ -53,6 +88,13 @@ impl H2Request {
             first = false;
         }
     }
+}
+
+/// A dynamic table size update (RFC 7541 §6.3) to `size`.
+pub(super) fn size_update(size: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_integer(&mut out, 0x20, 5, size);
+    out
 }
 
 /// An HPACK integer with an `n`-bit prefix, the prefix's other bits set to `first`.
@@ -77,20 +119,22 @@ fn encode_string(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// Appends one header field: indexed if the static table has it, else a literal without
-/// indexing (RFC 7541 §6.2.2), with an indexed name where the static table has the name.
-fn encode_field(out: &mut Vec<u8>, name: &str, value: &str) {
-    if let Some(i) = STATIC_TABLE
+/// The static table's index of exactly this field, if it has it.
+fn static_field(name: &str, value: &str) -> Option<usize> {
+    STATIC_TABLE
         .iter()
         .position(|&(n, v)| n == name && v == value && !v.is_empty())
-    {
-        encode_integer(out, 0x80, 7, i + 1);
-        return;
-    }
+        .map(|i| i + 1)
+}
+
+/// Appends a literal field, without indexing (`0x00`, 4-bit name index) or with incremental
+/// indexing (`0x40`, 6-bit name index), with the static table's name where it has the name.
+fn encode_literal(out: &mut Vec<u8>, indexing: bool, name: &str, value: &str) {
+    let (first, bits) = if indexing { (0x40, 6) } else { (0x00, 4) };
     match STATIC_TABLE.iter().position(|&(n, _)| n == name) {
-        Some(i) => encode_integer(out, 0x00, 4, i + 1),
+        Some(i) => encode_integer(out, first, bits, i + 1),
         None => {
-            out.push(0x00);
+            out.push(first);
             encode_string(out, name.as_bytes());
         }
     }
@@ -143,16 +187,52 @@ pub(crate) fn build_request(
     let method = http::Method::from_bytes(method.as_bytes())
         .map_err(|_| format!("invalid method {method:?}"))?;
 
-    let mut block = Vec::with_capacity(128);
-    encode_field(&mut block, ":method", method.as_str());
-    encode_field(&mut block, ":scheme", if tls { "https" } else { "http" });
-    encode_field(&mut block, ":authority", authority.as_str());
-    encode_field(&mut block, ":path", path.as_str());
-    for (name, value) in &fields {
-        encode_field(&mut block, name, value);
+    let scheme = if tls { "https" } else { "http" };
+    let mut all: Vec<(&str, &str)> = vec![
+        (":method", method.as_str()),
+        (":scheme", scheme),
+        (":authority", authority.as_str()),
+        (":path", path.as_str()),
+    ];
+    all.extend(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+    // The fields that go into the dynamic table, in order, as long as they fit.
+    let mut table = 0;
+    let indexed: Vec<bool> = all
+        .iter()
+        .map(|&(n, v)| {
+            let size = n.len() + v.len() + 32;
+            let fits = static_field(n, v).is_none() && table + size <= TABLE_SIZE;
+            if fits {
+                table += size;
+            }
+            fits
+        })
+        .collect();
+    let added = indexed.iter().filter(|&&i| i).count();
+    let (mut first, mut repeat, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+    let mut position = 0;
+    for (&(name, value), &index) in all.iter().zip(&indexed) {
+        if let Some(i) = static_field(name, value) {
+            for block in [&mut first, &mut repeat, &mut plain] {
+                encode_integer(block, 0x80, 7, i);
+            }
+            continue;
+        }
+        encode_literal(&mut plain, false, name, value);
+        if index {
+            encode_literal(&mut first, true, name, value);
+            // The newest entry is index 62: the one added at `position` is this far back.
+            encode_integer(&mut repeat, 0x80, 7, 62 + (added - 1 - position));
+            position += 1;
+        } else {
+            encode_literal(&mut first, false, name, value);
+            encode_literal(&mut repeat, false, name, value);
+        }
     }
     Ok(H2Request {
-        block,
+        first,
+        indexed: repeat,
+        plain,
         body: body.to_vec(),
     })
 }
@@ -162,14 +242,31 @@ mod tests {
     use super::*;
     use crate::attack::http2::frame::{Frame, FrameReader};
 
-    fn decoded(r: &H2Request) -> Vec<(String, String)> {
-        let mut decoder = loona_hpack::Decoder::new();
+    fn decode(decoder: &mut loona_hpack::Decoder, block: &[u8]) -> Vec<(String, String)> {
         decoder
-            .decode(&r.block)
+            .decode(block)
             .unwrap()
             .into_iter()
             .map(|(n, v)| (String::from_utf8(n).unwrap(), String::from_utf8(v).unwrap()))
             .collect()
+    }
+
+    /// The fields of the request, checked to be the same in every block: the first block and
+    /// then the indexed one (twice) through one decoder, as on a connection, and the plain
+    /// block through a decoder of its own.
+    fn decoded(r: &H2Request) -> Vec<(String, String)> {
+        let mut decoder = loona_hpack::Decoder::new();
+        let fields = decode(&mut decoder, &r.first);
+        assert_eq!(decode(&mut decoder, &r.indexed), fields);
+        assert_eq!(decode(&mut decoder, &r.indexed), fields);
+        assert_eq!(decode(&mut loona_hpack::Decoder::new(), &r.plain), fields);
+        // A table size update to 0 first: the plain block needs no table.
+        let mut emptied = loona_hpack::Decoder::new();
+        decode(&mut emptied, &r.first);
+        let mut block = size_update(0);
+        block.extend_from_slice(&r.plain);
+        assert_eq!(decode(&mut emptied, &block), fields);
+        fields
     }
 
     fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -196,7 +293,14 @@ mod tests {
         expected.extend_from_slice(b"127.0.0.1:8080");
         expected.extend_from_slice(&[0x84, 0x0f, 43, 7]);
         expected.extend_from_slice(b"loadgen");
-        assert_eq!(r.block, expected);
+        assert_eq!(r.plain, expected);
+        // The same with incremental indexing, then the two dynamic entries by index.
+        let mut expected = vec![0x82, 0x86, 0x41, 14];
+        expected.extend_from_slice(b"127.0.0.1:8080");
+        expected.extend_from_slice(&[0x84, 0x40 | 58, 7]);
+        expected.extend_from_slice(b"loadgen");
+        assert_eq!(r.first, expected);
+        assert_eq!(r.indexed, [0x82, 0x86, 0x80 | 63, 0x84, 0x80 | 62]);
     }
 
     #[test]
@@ -222,7 +326,7 @@ mod tests {
                 ("content-length", "5"),
             ])
         );
-        assert_eq!(&r.block[..2], [0x83, 0x87]);
+        assert_eq!(&r.indexed[..2], [0x83, 0x87]);
         assert_eq!(r.body, b"hello");
         let put = build_request(false, "h", "/", "PUT", &[], b"").unwrap();
         assert!(decoded(&put).contains(&("content-length".into(), "0".into())));
@@ -248,8 +352,10 @@ mod tests {
         let long = [("x-long".to_string(), "v".repeat(40_000))];
         let r = build_request(false, "h", "/", "GET", &long, b"").unwrap();
         assert_eq!(decoded(&r)[4].1.len(), 40_000);
+        // Too large for the dynamic table: a literal in every block.
+        assert!(r.indexed.len() > 40_000 && r.first.len() > 40_000);
         let mut out = Vec::new();
-        r.write_headers(&mut out, 5);
+        r.write_headers(&mut out, 5, Block::Indexed, &size_update(100));
         // HEADERS then CONTINUATION frames, which the reader joins into the same block.
         assert_eq!(out[3], kind::HEADERS);
         let mut reader = FrameReader::new(64 * 1024);
@@ -268,6 +374,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(blocks, [(5, true, r.block.clone())]);
+        let mut expected = size_update(100);
+        expected.extend_from_slice(&r.indexed);
+        assert_eq!(blocks, [(5, true, expected)]);
     }
 }
