@@ -22,6 +22,14 @@ use crate::report::{
 };
 use crate::sys;
 
+/// Closed-loop HTTP/2: how long a client thread with nothing to do spins before it sleeps in
+/// epoll. The HTTP/2 client needs so little CPU per request that its thread would otherwise
+/// sleep between most reads, and the server would pay a wake-up (an IPI and the scheduler) for
+/// nearly every write: measured against hyper on one core each, 128k req/s without the spin,
+/// 170k with 20 µs and 179k with 50 µs, for the same server CPU. In the meantime, events pile
+/// up and are handled in bigger batches. Never with `-r` (an open loop is mostly idle).
+const PARK_SPIN: Duration = Duration::from_micros(50);
+
 /// Duration of a run given neither `-d` nor `-n` (bombardier's default).
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
@@ -400,8 +408,17 @@ fn thread_main(
     {
         tracing::warn!("cannot pin client thread {} to CPU {cpu}: {e}", plan.index);
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    if shared.h2_request.is_some() && shared.rate.is_none() {
+        builder.on_thread_park(|| {
+            let start = Instant::now();
+            while start.elapsed() < PARK_SPIN {
+                std::hint::spin_loop();
+            }
+        });
+    }
+    let rt = builder
         .build_local(tokio::runtime::LocalOptions::default())
         .map_err(|source| AttackError::Io {
             what: "building a client runtime".into(),
