@@ -18,6 +18,12 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 pub(crate) use tcpserver::{CpuSet, CpuSetError};
 
+/// Whether this process may run on fewer CPUs than are online (`taskset`, a cpuset cgroup such as
+/// `docker run --cpuset-cpus`): then the CPUs it has were set aside for it.
+pub(crate) fn confined_to_some_cpus() -> bool {
+    CpuSet::allowed().is_ok_and(|set| set.cpus().len() < online_cpus())
+}
+
 /// `cpus` as a set this process may run on: each CPU once, each one allowed.
 pub(crate) fn allowed_set(cpus: &[usize]) -> Result<CpuSet, CpuSetError> {
     let set = CpuSet::new(cpus.iter().copied())?;
@@ -41,7 +47,6 @@ pub(crate) fn affinity_cpus() -> Vec<usize> {
     CpuSet::allowed().map_or_else(|_| (0..online_cpus()).collect(), |set| set.cpus().to_vec())
 }
 
-#[cfg(feature = "bench")]
 /// Logical CPUs online.
 pub(crate) fn online_cpus() -> usize {
     sysconf_positive(libc::_SC_NPROCESSORS_ONLN)
@@ -54,7 +59,6 @@ pub(crate) fn clock_ticks_per_second() -> f64 {
     sysconf_positive(libc::_SC_CLK_TCK).map_or(100.0, |t| t as f64)
 }
 
-#[cfg(feature = "bench")]
 fn sysconf_positive(name: libc::c_int) -> Option<usize> {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(name) };

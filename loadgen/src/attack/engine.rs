@@ -22,12 +22,15 @@ use crate::report::{
 };
 use crate::sys;
 
-/// Closed-loop HTTP/2: how long a client thread with nothing to do spins before it sleeps in
-/// epoll. The HTTP/2 client needs so little CPU per request that its thread would otherwise
-/// sleep between most reads, and the server would pay a wake-up (an IPI and the scheduler) for
-/// nearly every write: measured against hyper on one core each, 128k req/s without the spin,
-/// 170k with 20 µs and 179k with 50 µs, for the same server CPU. In the meantime, events pile
-/// up and are handled in bigger batches. Never with `-r` (an open loop is mostly idle).
+/// Closed-loop HTTP/2 on CPUs set aside for the client: how long a client thread with nothing
+/// to do spins before it sleeps in epoll. The HTTP/2 client needs so little CPU per request that
+/// its thread would otherwise sleep between most reads, and the server would pay a wake-up (an
+/// IPI and the scheduler) for nearly every write: measured against hyper on one core each, 128k
+/// req/s without the spin, 170k with 20 µs and 179k with 50 µs, for the same server CPU. In the
+/// meantime, events pile up and are handled in bigger batches. Never with `-r` (an open loop is
+/// mostly idle), and only when the client has CPUs of its own (`--cpus`, or `taskset`/a cpuset
+/// leaving it fewer CPUs than are online): on shared CPUs the spin would take time from the
+/// server under test.
 const PARK_SPIN: Duration = Duration::from_micros(50);
 
 /// Duration of a run given neither `-d` nor `-n` (bombardier's default).
@@ -75,6 +78,8 @@ struct Shared {
     streams: usize,
     /// HTTP/2: the request.
     h2_request: Option<Arc<http2::H2Request>>,
+    /// Spin before parking (see [`PARK_SPIN`]).
+    park_spin: bool,
 }
 
 pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
@@ -225,6 +230,9 @@ pub(super) fn run(cfg: &AttackConfig) -> Result<Report, AttackError> {
         batch,
         pipeline: cfg.pipeline as usize,
         streams: cfg.streams as usize,
+        park_spin: h2_request.is_some()
+            && cfg.rate.is_none()
+            && (cfg.cpus.as_ref().is_some_and(|c| !c.is_empty()) || sys::confined_to_some_cpus()),
         h2_request,
     });
     let cpu_before = sys::process_cpu_seconds();
@@ -410,7 +418,7 @@ fn thread_main(
     }
     let mut builder = tokio::runtime::Builder::new_current_thread();
     builder.enable_all();
-    if shared.h2_request.is_some() && shared.rate.is_none() {
+    if shared.park_spin {
         builder.on_thread_park(|| {
             let start = Instant::now();
             while start.elapsed() < PARK_SPIN {
