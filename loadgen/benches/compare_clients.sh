@@ -9,7 +9,8 @@
 #   loadgen/benches/compare_clients.sh target/release/loadgen 19000 19001 5 3
 #
 # Arguments: LOADGEN PORT_KEEPALIVE PORT_CLOSE [SECONDS=5] [ROUNDS=3]. Env: CLIENT_CPU (default 1),
-# CONNS (default 1000), OHA (default: oha on PATH, e.g. OHA=/work/oha/bin/oha; skipped if missing).
+# CONNS (default 1000), MODES (default "keep-alive close"), OHA (default: oha on PATH, e.g.
+# OHA=/work/oha/bin/oha; skipped if missing).
 # Ends with the medians over the rounds and loadgen's median req/s over each other client's.
 set -u
 L=$1; KA=$2; CL=$3; D=${4:-5}; ROUNDS=${5:-3}
@@ -38,7 +39,7 @@ measure() { # name mode cmd...
 
 for round in $(seq "$ROUNDS"); do
   echo "# round $round"
-  for mode in keep-alive close; do
+  for mode in ${MODES:-keep-alive close}; do
     if [ "$mode" = keep-alive ]; then
       U=http://127.0.0.1:$KA/; WRK=(); LG=(); OH=()
     else
