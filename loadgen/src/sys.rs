@@ -116,6 +116,11 @@ pub(crate) fn process_cpu_seconds() -> f64 {
     }
 }
 
+/// Whether a non-blocking `connect` error only says the handshake is under way (`EINPROGRESS`).
+pub(crate) fn connect_in_progress(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EINPROGRESS)
+}
+
 /// Lets `bind(ip, 0)` defer the port choice to `connect`, so one source IP can reach the full
 /// ephemeral range per destination (Linux `IP_BIND_ADDRESS_NO_PORT`).
 pub(crate) fn bind_address_no_port(fd: std::os::fd::RawFd) -> io::Result<()> {

@@ -152,3 +152,79 @@ fn tls_with_insecure_and_resumption() {
     c.client_cert = Some(("/nonexistent.pem".into(), "/nonexistent.key".into()));
     assert!(matches!(run(&c), Err(AttackError::Tls(_))));
 }
+
+/// loadgen sends the request right after a non-blocking connect (on loopback the handshake is
+/// already done by then). Here the connect is still under way: the listener's accept queue is
+/// full, so loadgen's SYN is dropped and its socket sits in SYN_SENT. The send must then wait for
+/// the handshake (after the SYN is retransmitted) instead of failing or losing the request.
+#[test]
+fn a_connect_still_under_way_sends_the_request_when_it_completes() {
+    use std::io::{Read, Write};
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().expect("address");
+    listener.bind(&any.into()).expect("bind");
+    listener.listen(0).expect("listen"); // one queued connection fills the queue
+    let listener: std::net::TcpListener = listener.into();
+    let port = listener.local_addr().expect("port").port();
+    let filler = std::net::TcpStream::connect(("127.0.0.1", port)).expect("filler connects");
+    let url = format!("http://127.0.0.1:{port}/");
+    let client = std::thread::spawn(move || {
+        run(&AttackConfig {
+            url,
+            connections: 1,
+            requests: Some(1),
+            keep_alive: false,
+            threads: 1,
+            timeout: Duration::from_secs(30),
+            ..Default::default()
+        })
+    });
+    let rt = support::runtime();
+    // First loadgen's reachability probe (a blocking connect, closed at once), then its
+    // connection: each one's SYN is dropped while the queue holds the one before.
+    let mut probe_port = None;
+    rt.block_on(support::eventually(|| {
+        probe_port = syn_sent_to(port, None);
+        probe_port.is_some()
+    }));
+    drop((listener.accept().expect("the filler"), filler));
+    rt.block_on(support::eventually(|| {
+        syn_sent_to(port, probe_port).is_some()
+    }));
+    drop(listener.accept().expect("the probe"));
+    let (mut conn, _) = listener.accept().expect("loadgen's connection");
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = conn.read(&mut buf).expect("read the request");
+        assert!(n > 0, "connection closed before the request: {head:?}");
+        head.extend_from_slice(&buf[..n]);
+    }
+    assert!(
+        head.starts_with(b"GET / HTTP/1.1\r\n"),
+        "request: {}",
+        String::from_utf8_lossy(&head)
+    );
+    conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        .expect("respond");
+    drop(conn);
+    let r = client.join().expect("client thread").expect("run");
+    assert_eq!(r.result.req2xx, 1);
+    assert_eq!(r.result.error_classes.total(), 0);
+}
+
+/// The local port of a socket of this machine in SYN_SENT towards 127.0.0.1:`port`, other than
+/// `except`.
+fn syn_sent_to(port: u16, except: Option<u16>) -> Option<u16> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let remote = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() <= 3 || fields[2] != remote || fields[3] != "02" {
+            return None;
+        }
+        let local = u16::from_str_radix(fields[1].rsplit(':').next()?, 16).ok()?;
+        (Some(local) != except).then_some(local)
+    })
+}

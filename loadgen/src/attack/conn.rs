@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use super::response::{Progress, Response, ResponseParser};
@@ -85,11 +85,28 @@ pub(crate) struct Connector {
 
 impl Connector {
     pub(super) async fn connect(&self) -> io::Result<Stream> {
+        Ok(self.connect_sending(&[]).await?.0)
+    }
+
+    /// Connects and, over plain TCP, writes `first` (the request) in the same breath: the send
+    /// goes out right after the non-blocking `connect`, without waiting for the socket to
+    /// become writable. On loopback the kernel has finished the handshake before `connect`
+    /// returns, so the send succeeds and the client saves an epoll round and the `SO_ERROR`
+    /// check per connection (what a keep-alive-off run pays besides the kernel's own work).
+    /// Where the handshake is still under way (a real network) the send finds the socket not
+    /// yet connected (`EAGAIN`), and the connect is awaited as usual. Returns the stream, how
+    /// many bytes of `first` went out, and when the connection was up (just before the send).
+    pub(super) async fn connect_sending(
+        &self,
+        first: &[u8],
+    ) -> io::Result<(Stream, usize, Instant)> {
         #[cfg(unix)]
         if let Some(path) = &self.unix_socket {
-            return Ok(Stream::Unix(tokio::net::UnixStream::connect(path).await?));
+            let s = tokio::net::UnixStream::connect(path).await?;
+            return Ok((Stream::Unix(s), 0, Instant::now()));
         }
-        let tcp = match self.connect_tcp().await {
+        let first = if self.tls.is_some() { &[][..] } else { first };
+        let (tcp, sent, up) = match self.connect_tcp(first).await {
             // Out of ephemeral ports for this source address: from now on, rotate through the
             // spare loopback sources (two more syscalls per connection, so only when needed).
             Err(e)
@@ -99,25 +116,30 @@ impl Connector {
             {
                 tracing::debug!("ephemeral ports exhausted, spreading source addresses");
                 self.spread.set(true);
-                self.connect_tcp().await?
+                self.connect_tcp(first).await?
             }
             r => r?,
         };
         match &self.tls {
-            None => Ok(Stream::Plain(tcp)),
+            None => Ok((Stream::Plain(tcp), sent, up)),
             Some((connector, name)) => {
                 let tls = connector.connect(name.clone(), tcp).await?;
-                Ok(Stream::Tls(Box::new(tls)))
+                Ok((Stream::Tls(Box::new(tls)), 0, Instant::now()))
             }
         }
     }
 
-    async fn connect_tcp(&self) -> io::Result<TcpStream> {
-        let socket = if self.addr.is_ipv4() {
-            TcpSocket::new_v4()?
+    async fn connect_tcp(&self, first: &[u8]) -> io::Result<(TcpStream, usize, Instant)> {
+        let domain = if self.addr.is_ipv4() {
+            socket2::Domain::IPV4
         } else {
-            TcpSocket::new_v6()?
+            socket2::Domain::IPV6
         };
+        let socket = socket2::Socket::new(
+            domain,
+            socket2::Type::STREAM.nonblocking().cloexec(),
+            Some(socket2::Protocol::TCP),
+        )?;
         if self.spread.get() {
             let i = self.next_source.get();
             self.next_source.set((i + 1) % self.sources.len());
@@ -126,12 +148,36 @@ impl Connector {
                 use std::os::fd::AsRawFd;
                 sys::bind_address_no_port(socket.as_raw_fd())?;
             }
-            socket.bind(SocketAddr::new(self.sources[i], 0))?;
+            socket.bind(&SocketAddr::new(self.sources[i], 0).into())?;
         }
         if self.nodelay {
-            socket.set_nodelay(true)?;
+            socket.set_tcp_nodelay(true)?;
         }
-        socket.connect(self.addr).await
+        match socket.connect(&self.addr.into()) {
+            Ok(()) => {}
+            Err(e) if sys::connect_in_progress(&e) => {}
+            Err(e) => return Err(e),
+        }
+        let mut up = Instant::now();
+        // A socket still in SYN_SENT refuses the send with EAGAIN; a refused connect reports
+        // its error here (ECONNREFUSED), as the awaited connect would.
+        let sent = match first {
+            [] => 0,
+            _ => match socket.send(first) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            },
+        };
+        let tcp = TcpStream::from_std(std::net::TcpStream::from(socket))?;
+        if sent == 0 {
+            tcp.writable().await?;
+            if let Some(e) = tcp.take_error()? {
+                return Err(e);
+            }
+            up = Instant::now();
+        }
+        Ok((tcp, sent, up))
     }
 }
 
@@ -243,14 +289,16 @@ impl LazyTimer {
 }
 
 /// Writes the request and reads one complete response (body bytes are skipped, not copied).
+/// `sent` bytes of the request already went out with the connect.
 async fn exchange(
     stream: &mut Stream,
     request: &[u8],
+    sent: usize,
     buf: &mut [u8],
     parser: &mut ResponseParser,
     bytes_read: &mut u64,
 ) -> Result<Response, ErrorClass> {
-    if stream.write_all(request).await.is_err() {
+    if sent < request.len() && stream.write_all(&request[sent..]).await.is_err() {
         return Err(ErrorClass::Write);
     }
     if let Stream::Tls(_) = stream
@@ -357,12 +405,17 @@ pub(crate) async fn connection(ctx: std::rc::Rc<ThreadCtx>, first_send: Instant)
         let recorded_start = intended.unwrap_or(start);
 
         let mut sent = start;
+        let mut sent_bytes = 0;
         let s = match stream.as_mut() {
             Some(s) => s,
-            None => match timer.run(deadline, ctx.connector.connect()).await {
-                Some(Ok(s)) => {
+            None => match timer
+                .run(deadline, ctx.connector.connect_sending(&ctx.request))
+                .await
+            {
+                Some(Ok((s, n, up))) => {
                     // Latency counts from the send; connect time is recorded on its own.
-                    sent = Instant::now();
+                    sent = up;
+                    sent_bytes = n;
                     ctx.stats.borrow_mut().connected(start, sent);
                     stream.insert(s)
                 }
@@ -383,7 +436,14 @@ pub(crate) async fn connection(ctx: std::rc::Rc<ThreadCtx>, first_send: Instant)
         let outcome = timer
             .run(
                 deadline,
-                exchange(s, &ctx.request, &mut buf, &mut parser, &mut bytes_read),
+                exchange(
+                    s,
+                    &ctx.request,
+                    sent_bytes,
+                    &mut buf,
+                    &mut parser,
+                    &mut bytes_read,
+                ),
             )
             .await;
         let done = Instant::now();
