@@ -316,14 +316,7 @@ async fn exchange(
             Ok(n) => n,
             // TLS peers often close without close_notify: an end of stream like any other.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
-            Err(e) => {
-                return Err(match e.kind() {
-                    io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe => ErrorClass::PeerClosed,
-                    _ => ErrorClass::Read,
-                });
-            }
+            Err(e) => return Err(ErrorClass::of_io_error(&e)),
         };
         if n == 0 {
             return parser.finish().map_err(|_| ErrorClass::PeerClosed);

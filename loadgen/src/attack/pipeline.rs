@@ -234,13 +234,7 @@ pub(crate) async fn connection(ctx: Rc<ThreadCtx>, first_send: Instant, depth: u
             // TLS peers often close without close_notify: an end of stream like any other.
             Some(Some(Err(e))) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
             Some(Some(Err(e))) => {
-                let class = match e.kind() {
-                    io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe => ErrorClass::PeerClosed,
-                    _ => ErrorClass::Read,
-                };
-                fail_all(&ctx, &mut out, class, &mut bytes_read);
+                fail_all(&ctx, &mut out, ErrorClass::of_io_error(&e), &mut bytes_read);
                 stream = None;
                 continue;
             }

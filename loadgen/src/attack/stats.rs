@@ -33,6 +33,21 @@ pub(crate) enum ErrorClass {
     Protocol,
 }
 
+impl ErrorClass {
+    /// The class of an I/O error on an established connection: the peer closing or resetting
+    /// it is [`ErrorClass::PeerClosed`], anything else [`ErrorClass::Read`].
+    pub(crate) fn of_io_error(e: &std::io::Error) -> ErrorClass {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof => ErrorClass::PeerClosed,
+            _ => ErrorClass::Read,
+        }
+    }
+}
+
 /// One second of one thread, sent to the coordinator.
 #[derive(Debug)]
 pub(crate) struct SecondReport {

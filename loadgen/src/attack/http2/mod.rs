@@ -15,7 +15,6 @@ mod hpack;
 mod request;
 
 use std::future::poll_fn;
-use std::io;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -114,7 +113,7 @@ struct Slot {
 /// Why a turn of the loop ends the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
-    /// I/O error or end of stream, classified as [`classify`] does.
+    /// I/O error or end of stream, classified by [`ErrorClass::of_io_error`].
     Io(ErrorClass),
     /// The server broke the protocol: GOAWAY with this code, then close.
     Protocol(u32),
@@ -125,17 +124,6 @@ enum Event {
     Read(usize),
     Timer,
     Failed(ErrorClass),
-}
-
-/// The error class of an I/O error (reading, writing, or the end of the stream).
-fn classify(e: &io::Error) -> ErrorClass {
-    match e.kind() {
-        io::ErrorKind::ConnectionReset
-        | io::ErrorKind::ConnectionAborted
-        | io::ErrorKind::BrokenPipe
-        | io::ErrorKind::UnexpectedEof => ErrorClass::PeerClosed,
-        _ => ErrorClass::Read,
-    }
 }
 
 /// The state of one connection task, reused (buffers and all) by its successive connections.
@@ -451,7 +439,9 @@ impl<'a> Connection<'a> {
                     self.unattributed_written += n as u64;
                     self.flush = true;
                 }
-                Poll::Ready(Err(e)) => return Poll::Ready(Event::Failed(classify(&e))),
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Event::Failed(ErrorClass::of_io_error(&e)));
+                }
                 Poll::Pending => break,
             }
         }
@@ -461,7 +451,9 @@ impl<'a> Connection<'a> {
             if self.flush {
                 match Pin::new(&mut *io).poll_flush(cx) {
                     Poll::Ready(Ok(())) => self.flush = false,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Event::Failed(classify(&e))),
+                    Poll::Ready(Err(e)) => {
+                        return Poll::Ready(Event::Failed(ErrorClass::of_io_error(&e)));
+                    }
                     Poll::Pending => {}
                 }
             }
@@ -473,7 +465,7 @@ impl<'a> Connection<'a> {
                 return Poll::Ready(Event::Failed(ErrorClass::PeerClosed));
             }
             Poll::Ready(Ok(())) => return Poll::Ready(Event::Read(buf.filled().len())),
-            Poll::Ready(Err(e)) => return Poll::Ready(Event::Failed(classify(&e))),
+            Poll::Ready(Err(e)) => return Poll::Ready(Event::Failed(ErrorClass::of_io_error(&e))),
             Poll::Pending => {}
         }
         if self.armed.is_some() && self.sleep.as_mut().poll(cx).is_ready() {
