@@ -126,19 +126,13 @@ enum Event {
     Failed(ErrorClass),
 }
 
-/// The state of one connection task, reused (buffers and all) by its successive connections.
-struct Connection<'a> {
-    ctx: &'a ThreadCtx,
-    request: &'a H2Request,
-    /// Time between two sends of one stream in `-r` mode.
-    stream_interval: Option<Duration>,
-    slots: Vec<Slot>,
+/// What one connection knows and owes, started afresh on every connection.
+#[derive(Debug, Clone, Copy)]
+struct State {
+    /// Slots with a request under way.
     open: usize,
     next_stream: u32,
-    reader: FrameReader,
-    decoder: hpack::Decoder,
-    /// Bytes to write; `out[written..]` is still to go, then a flush (for TLS).
-    out: Vec<u8>,
+    /// `out[written..]` is still to go, then a flush (for TLS).
     written: usize,
     flush: bool,
     /// Bytes read and written not yet attributed to a request.
@@ -155,16 +149,54 @@ struct Connection<'a> {
     send_window: i64,
     /// DATA received since the last connection WINDOW_UPDATE.
     unacked: u32,
-    /// The header block the next request carries, after `size_update` if the server asked for
-    /// a smaller HPACK table.
+    /// The header block the next request carries (after `size_update`, if any).
     block: Block,
-    size_update: Vec<u8>,
     /// GOAWAY's last stream id: no new streams, the ones above it are lost.
     going_away: Option<u32>,
-    /// One timer for the `-r` schedule and the request timeouts, armed for `armed`. It may fire
-    /// early (then it is re-armed), never late.
-    sleep: Pin<Box<Sleep>>,
+    /// When the timer is set to fire.
     armed: Option<Instant>,
+}
+
+impl State {
+    /// A new connection, before the server's SETTINGS.
+    const NEW: State = State {
+        open: 0,
+        next_stream: 1,
+        written: 0,
+        flush: false,
+        unattributed_read: 0,
+        unattributed_written: 0,
+        sent_any: false,
+        max_streams: ASSUMED_MAX_STREAMS,
+        settings_seen: false,
+        peer_max_frame: frame::DEFAULT_MAX_FRAME,
+        peer_initial_window: DEFAULT_WINDOW as i64,
+        send_window: DEFAULT_WINDOW as i64,
+        unacked: 0,
+        block: Block::First,
+        going_away: None,
+        armed: None,
+    };
+}
+
+/// The state of one connection task, reused (buffers and all) by its successive connections.
+struct Connection<'a> {
+    ctx: &'a ThreadCtx,
+    request: &'a H2Request,
+    /// Time between two sends of one stream in `-r` mode.
+    stream_interval: Option<Duration>,
+    slots: Vec<Slot>,
+    reader: FrameReader,
+    decoder: hpack::Decoder,
+    /// Bytes to write (see [`State::written`]).
+    out: Vec<u8>,
+    /// A dynamic table size update for the start of the next header block, if the server
+    /// asked for a smaller HPACK table.
+    size_update: Vec<u8>,
+    /// One timer for the `-r` schedule and the request timeouts, armed for
+    /// [`State::armed`]. It may fire early (then it is re-armed), never late.
+    sleep: Pin<Box<Sleep>>,
+    state: State,
 }
 
 impl<'a> Connection<'a> {
@@ -186,27 +218,12 @@ impl<'a> Connection<'a> {
             request,
             stream_interval: ctx.interval.map(|i| i * streams as u32),
             slots: vec![slot; streams.max(1)],
-            open: 0,
-            next_stream: 1,
             reader: FrameReader::new(READ_BUFFER),
             decoder: hpack::Decoder::default(),
             out: Vec::with_capacity(4096),
-            written: 0,
-            flush: false,
-            unattributed_read: 0,
-            unattributed_written: 0,
-            sent_any: false,
-            max_streams: ASSUMED_MAX_STREAMS,
-            settings_seen: false,
-            peer_max_frame: frame::DEFAULT_MAX_FRAME,
-            peer_initial_window: i64::from(DEFAULT_WINDOW),
-            send_window: i64::from(DEFAULT_WINDOW),
-            unacked: 0,
-            block: Block::First,
             size_update: Vec::new(),
-            going_away: None,
             sleep: Box::pin(tokio::time::sleep_until(now.into())),
-            armed: None,
+            state: State::NEW,
         }
     }
 
@@ -217,26 +234,11 @@ impl<'a> Connection<'a> {
             s.open = false;
             s.next_due = first_send + interval * k as u32;
         }
-        self.open = 0;
-        self.next_stream = 1;
         self.reader.clear();
         self.decoder = hpack::Decoder::default();
         self.out.clear();
-        self.written = 0;
-        self.flush = false;
-        self.unattributed_read = 0;
-        self.unattributed_written = 0;
-        self.sent_any = false;
-        self.max_streams = ASSUMED_MAX_STREAMS;
-        self.settings_seen = false;
-        self.peer_max_frame = frame::DEFAULT_MAX_FRAME;
-        self.peer_initial_window = i64::from(DEFAULT_WINDOW);
-        self.send_window = i64::from(DEFAULT_WINDOW);
-        self.unacked = 0;
-        self.block = Block::First;
         self.size_update.clear();
-        self.going_away = None;
-        self.armed = None;
+        self.state = State::NEW;
     }
 
     /// Runs one connection until it is of no more use (the run is over, GOAWAY, stream ids
@@ -254,8 +256,8 @@ impl<'a> Connection<'a> {
         frame::write_window_update(&mut self.out, 0, CONNECTION_WINDOW - DEFAULT_WINDOW);
         loop {
             self.refill(now);
-            if self.open == 0 && !self.may_send_later(now) {
-                if self.next_stream > MAX_STREAM_ID {
+            if self.state.open == 0 && !self.may_send_later(now) {
+                if self.state.next_stream > MAX_STREAM_ID {
                     // Out of stream ids: say goodbye properly before the next connection.
                     frame::write_goaway(&mut self.out, code::NO_ERROR);
                     self.write_best_effort(io).await;
@@ -267,12 +269,12 @@ impl<'a> Connection<'a> {
             now = Instant::now();
             let failure = match event {
                 Event::Read(n) => {
-                    self.unattributed_read += n as u64;
+                    self.state.unattributed_read += n as u64;
                     self.reader.filled(n);
                     self.handle_frames(now).err()
                 }
                 Event::Timer => {
-                    self.armed = None;
+                    self.state.armed = None;
                     self.expire(now);
                     None
                 }
@@ -296,20 +298,20 @@ impl<'a> Connection<'a> {
 
     /// Whether a stream may still start on this connection, now or later.
     fn may_send_later(&self, now: Instant) -> bool {
-        self.going_away.is_none()
-            && self.next_stream <= MAX_STREAM_ID
+        self.state.going_away.is_none()
+            && self.state.next_stream <= MAX_STREAM_ID
             && self.ctx.tickets.get() != Some(0)
             && !self.ctx.past_deadline(now)
     }
 
     /// Starts a request on every free slot that is due (all of them in closed loop).
     fn refill(&mut self, now: Instant) {
-        if self.going_away.is_some() || self.ctx.past_deadline(now) {
+        if self.state.going_away.is_some() || self.ctx.past_deadline(now) {
             return;
         }
-        let limit = self.slots.len().min(self.max_streams);
+        let limit = self.slots.len().min(self.state.max_streams);
         for k in 0..self.slots.len() {
-            if self.open >= limit || self.next_stream > MAX_STREAM_ID {
+            if self.state.open >= limit || self.state.next_stream > MAX_STREAM_ID {
                 return;
             }
             let slot = &self.slots[k];
@@ -323,8 +325,8 @@ impl<'a> Connection<'a> {
             if !self.ctx.take_ticket() {
                 return;
             }
-            let stream = self.next_stream;
-            self.next_stream += 2;
+            let stream = self.state.next_stream;
+            self.state.next_stream += 2;
             let slot = &mut self.slots[k];
             let intended = self.stream_interval.map(|interval| {
                 let due = slot.next_due;
@@ -339,7 +341,7 @@ impl<'a> Connection<'a> {
                 status: 0,
                 unacked: 0,
                 body_sent: 0,
-                send_window: self.peer_initial_window,
+                send_window: self.state.peer_initial_window,
                 ..*slot
             };
             if let Some(due) = intended
@@ -348,16 +350,16 @@ impl<'a> Connection<'a> {
                 self.ctx.stats.borrow_mut().late_send(due);
             }
             self.request
-                .write_headers(&mut self.out, stream, self.block, &self.size_update);
+                .write_headers(&mut self.out, stream, self.state.block, &self.size_update);
             self.size_update.clear();
-            if self.block == Block::First {
-                self.block = Block::Indexed;
+            if self.state.block == Block::First {
+                self.state.block = Block::Indexed;
             }
             if !self.request.body.is_empty() {
                 self.send_body(k);
             }
-            self.open += 1;
-            self.sent_any = true;
+            self.state.open += 1;
+            self.state.sent_any = true;
             self.ctx.in_flight.set(self.ctx.in_flight.get() + 1);
         }
     }
@@ -369,8 +371,8 @@ impl<'a> Connection<'a> {
         let slot = &mut self.slots[k];
         while slot.body_sent < body.len() {
             let n = (body.len() - slot.body_sent)
-                .min(self.peer_max_frame)
-                .min(self.send_window.min(slot.send_window).max(0) as usize);
+                .min(self.state.peer_max_frame)
+                .min(self.state.send_window.min(slot.send_window).max(0) as usize);
             if n == 0 {
                 return; // wait for a WINDOW_UPDATE
             }
@@ -384,7 +386,7 @@ impl<'a> Connection<'a> {
             self.out.extend_from_slice(&body[slot.body_sent..end]);
             slot.body_sent = end;
             slot.send_window -= n as i64;
-            self.send_window -= n as i64;
+            self.state.send_window -= n as i64;
         }
     }
 
@@ -407,7 +409,7 @@ impl<'a> Connection<'a> {
         // A free slot only counts if it could start (else a slot whose time has come while
         // the server's stream limit is reached would wake the task again and again).
         let can_start = self.stream_interval.is_some()
-            && self.open < self.slots.len().min(self.max_streams)
+            && self.state.open < self.slots.len().min(self.state.max_streams)
             && self.may_send_later(now);
         for s in &self.slots {
             let at = if s.open {
@@ -420,24 +422,24 @@ impl<'a> Connection<'a> {
             wanted = Some(wanted.map_or(at, |w| w.min(at)));
         }
         let Some(wanted) = wanted else {
-            self.armed = None;
+            self.state.armed = None;
             return;
         };
-        if self.armed.is_none_or(|a| wanted < a) {
+        if self.state.armed.is_none_or(|a| wanted < a) {
             self.sleep.as_mut().reset(wanted.into());
-            self.armed = Some(wanted);
+            self.state.armed = Some(wanted);
         }
     }
 
     /// Writes `out` (and flushes it) while waiting for bytes to read or the timer.
     fn poll_io(&mut self, cx: &mut Context<'_>, io: &mut Stream) -> Poll<Event> {
-        while self.written < self.out.len() {
-            match Pin::new(&mut *io).poll_write(cx, &self.out[self.written..]) {
+        while self.state.written < self.out.len() {
+            match Pin::new(&mut *io).poll_write(cx, &self.out[self.state.written..]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Event::Failed(ErrorClass::PeerClosed)),
                 Poll::Ready(Ok(n)) => {
-                    self.written += n;
-                    self.unattributed_written += n as u64;
-                    self.flush = true;
+                    self.state.written += n;
+                    self.state.unattributed_written += n as u64;
+                    self.state.flush = true;
                 }
                 Poll::Ready(Err(e)) => {
                     return Poll::Ready(Event::Failed(ErrorClass::of_io_error(&e)));
@@ -445,12 +447,12 @@ impl<'a> Connection<'a> {
                 Poll::Pending => break,
             }
         }
-        if self.written == self.out.len() {
+        if self.state.written == self.out.len() {
             self.out.clear();
-            self.written = 0;
-            if self.flush {
+            self.state.written = 0;
+            if self.state.flush {
                 match Pin::new(&mut *io).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => self.flush = false,
+                    Poll::Ready(Ok(())) => self.state.flush = false,
                     Poll::Ready(Err(e)) => {
                         return Poll::Ready(Event::Failed(ErrorClass::of_io_error(&e)));
                     }
@@ -468,7 +470,7 @@ impl<'a> Connection<'a> {
             Poll::Ready(Err(e)) => return Poll::Ready(Event::Failed(ErrorClass::of_io_error(&e))),
             Poll::Pending => {}
         }
-        if self.armed.is_some() && self.sleep.as_mut().poll(cx).is_ready() {
+        if self.state.armed.is_some() && self.sleep.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Event::Timer);
         }
         Poll::Pending
@@ -477,18 +479,18 @@ impl<'a> Connection<'a> {
     /// One attempt to write what is in `out` (a GOAWAY on the way out), without waiting.
     async fn write_best_effort(&mut self, io: &mut Stream) {
         poll_fn(|cx| {
-            let rest = &self.out[self.written..];
+            let rest = &self.out[self.state.written..];
             if !rest.is_empty()
                 && let Poll::Ready(Ok(n)) = Pin::new(&mut *io).poll_write(cx, rest)
             {
-                self.unattributed_written += n as u64;
+                self.state.unattributed_written += n as u64;
             }
             let _ = Pin::new(&mut *io).poll_flush(cx);
             Poll::Ready(())
         })
         .await;
         self.out.clear();
-        self.written = 0;
+        self.state.written = 0;
     }
 
     /// Handles every complete frame read so far.
@@ -506,10 +508,10 @@ impl<'a> Connection<'a> {
                     flow_len,
                     ..
                 } => {
-                    self.unacked += flow_len;
-                    if self.unacked >= CONNECTION_WINDOW / 2 {
-                        frame::write_window_update(&mut self.out, 0, self.unacked);
-                        self.unacked = 0;
+                    self.state.unacked += flow_len;
+                    if self.state.unacked >= CONNECTION_WINDOW / 2 {
+                        frame::write_window_update(&mut self.out, 0, self.state.unacked);
+                        self.state.unacked = 0;
                     }
                     let Some(k) = self.slot_of(stream) else {
                         continue; // a stream we reset or gave up on
@@ -563,27 +565,29 @@ impl<'a> Connection<'a> {
                     }
                 }
                 Frame::Settings(settings) => {
-                    if !self.settings_seen {
+                    if !self.state.settings_seen {
                         // No limit unless the server's first SETTINGS set one.
-                        self.settings_seen = true;
-                        self.max_streams = usize::MAX;
+                        self.state.settings_seen = true;
+                        self.state.max_streams = usize::MAX;
                     }
                     for (id, value) in settings.iter() {
                         match id {
-                            setting::MAX_CONCURRENT_STREAMS => self.max_streams = value as usize,
+                            setting::MAX_CONCURRENT_STREAMS => {
+                                self.state.max_streams = value as usize
+                            }
                             setting::HEADER_TABLE_SIZE if (value as usize) < hpack::TABLE_SIZE => {
                                 // The server's table shrinks once it has our ACK: say so at the
                                 // start of the next block, and use the table no more.
                                 self.size_update = request::size_update(value as usize);
-                                self.block = Block::Plain;
+                                self.state.block = Block::Plain;
                             }
                             setting::INITIAL_WINDOW_SIZE => {
                                 let value = i64::from(value);
                                 if value > MAX_WINDOW {
                                     return Err(Failure::Protocol(code::FLOW_CONTROL_ERROR));
                                 }
-                                let delta = value - self.peer_initial_window;
-                                self.peer_initial_window = value;
+                                let delta = value - self.state.peer_initial_window;
+                                self.state.peer_initial_window = value;
                                 for s in self.slots.iter_mut().filter(|s| s.open) {
                                     s.send_window += delta;
                                 }
@@ -592,7 +596,7 @@ impl<'a> Connection<'a> {
                                 if !(frame::DEFAULT_MAX_FRAME as u32..=0xff_ffff).contains(&value) {
                                     return Err(Failure::Protocol(code::PROTOCOL_ERROR));
                                 }
-                                self.peer_max_frame = value as usize;
+                                self.state.peer_max_frame = value as usize;
                             }
                             _ => {}
                         }
@@ -611,7 +615,7 @@ impl<'a> Connection<'a> {
                     self.out.extend_from_slice(&data);
                 }
                 Frame::GoAway { last_stream, .. } => {
-                    self.going_away = Some(last_stream);
+                    self.state.going_away = Some(last_stream);
                     for k in 0..self.slots.len() {
                         if self.slots[k].open && self.slots[k].stream > last_stream {
                             self.finish(k, now, Err(ErrorClass::GoAway));
@@ -621,8 +625,8 @@ impl<'a> Connection<'a> {
                 Frame::WindowUpdate { stream, increment } => {
                     let increment = i64::from(increment);
                     if stream == 0 {
-                        self.send_window += increment;
-                        if self.send_window > MAX_WINDOW {
+                        self.state.send_window += increment;
+                        if self.state.send_window > MAX_WINDOW {
                             return Err(Failure::Protocol(code::FLOW_CONTROL_ERROR));
                         }
                     } else if let Some(k) = self.slot_of(stream) {
@@ -662,12 +666,12 @@ impl<'a> Connection<'a> {
     fn finish(&mut self, k: usize, now: Instant, outcome: Result<u16, ErrorClass>) {
         let slot = &mut self.slots[k];
         slot.open = false;
-        self.open -= 1;
+        self.state.open -= 1;
         self.ctx
             .in_flight
             .set(self.ctx.in_flight.get().saturating_sub(1));
-        let read = std::mem::take(&mut self.unattributed_read);
-        let written = std::mem::take(&mut self.unattributed_written);
+        let read = std::mem::take(&mut self.state.unattributed_read);
+        let written = std::mem::take(&mut self.state.unattributed_written);
         let mut stats = self.ctx.stats.borrow_mut();
         match outcome {
             Ok(status) => stats.response(slot.start, slot.intended, now, status, read, written),
@@ -696,10 +700,10 @@ impl<'a> Connection<'a> {
     /// request, one ticket pays for it (as a failed connect does), so that a server that always
     /// fails cannot keep the client reconnecting for free.
     fn fail_all(&mut self, now: Instant, class: ErrorClass) {
-        if self.open == 0 && !self.sent_any {
+        if self.state.open == 0 && !self.state.sent_any {
             if self.ctx.take_ticket() {
-                let read = std::mem::take(&mut self.unattributed_read);
-                let written = std::mem::take(&mut self.unattributed_written);
+                let read = std::mem::take(&mut self.state.unattributed_read);
+                let written = std::mem::take(&mut self.state.unattributed_written);
                 self.ctx
                     .stats
                     .borrow_mut()
@@ -719,6 +723,6 @@ impl Drop for Connection<'_> {
     /// A task dropped at the deadline: its requests are no longer in flight.
     fn drop(&mut self) {
         let c = &self.ctx.in_flight;
-        c.set(c.get().saturating_sub(self.open as u64));
+        c.set(c.get().saturating_sub(self.state.open as u64));
     }
 }
