@@ -42,12 +42,26 @@ fn classify(e: &io::Error) -> AcceptError {
     }
 }
 
-/// Gives back what was reserved for an accept that did not happen.
+/// Gives back the connection slot reserved for an accept that did not happen.
 fn release(shared: &Shared, permit: bool) {
-    shared.return_ticket();
     if permit && let Some(limit) = &shared.limit {
         limit.add_permits(1);
     }
+}
+
+/// Takes the `max_accept` ticket of a connection just accepted. Tickets are taken after the
+/// accept, not reserved before it: a loop waiting in `accept` holds none, so no loop runs out
+/// while another's reservation sits unused, and no listener closes (resetting the clients the
+/// kernel queued on it) before `max_accept` connections were really accepted. Without a
+/// ticket the connection is closed, as it would have been by the closing listener: the
+/// connection that took the last one started the shutdown.
+fn admit(shared: &Shared, stream: Stream, permit: bool) -> Option<Stream> {
+    if shared.take_ticket() {
+        return Some(stream);
+    }
+    drop(stream);
+    release(shared, permit);
+    None
 }
 
 /// Sets the per-connection socket options; a socket that refuses them is dropped.
@@ -80,8 +94,8 @@ where
     tokio::pin!(cancelled);
     let mut backoff = Duration::ZERO;
     loop {
-        if !shared.take_ticket() {
-            // max_accept reached: the last accepted connection started the shutdown.
+        if shared.max_accept_reached() {
+            // The last accepted connection started the shutdown.
             return Ok(());
         }
         let permit = match &shared.limit {
@@ -89,19 +103,13 @@ where
             Some(limit) => {
                 tokio::select! {
                     biased;
-                    _ = &mut cancelled => {
-                        release(shared, false);
-                        break;
-                    }
+                    _ = &mut cancelled => break,
                     p = limit.acquire() => match p {
                         Ok(p) => {
                             p.forget();
                             true
                         }
-                        Err(_) => {
-                            release(shared, false);
-                            break;
-                        }
+                        Err(_) => break,
                     },
                 }
             }
@@ -120,6 +128,9 @@ where
             }
             Some(Ok((stream, peer))) => {
                 backoff = Duration::ZERO;
+                let Some(stream) = admit(shared, stream, permit) else {
+                    return Ok(());
+                };
                 let guard = ConnGuard::new(handle.clone(), permit);
                 match tune(&stream, options) {
                     Ok(()) => on_conn(stream, peer, guard),
@@ -180,7 +191,7 @@ async fn drain<F>(
     tokio::pin!(given_up);
     let mut drained = 0u64;
     loop {
-        if !shared.take_ticket() {
+        if shared.max_accept_reached() {
             break;
         }
         let permit = match &shared.limit {
@@ -203,15 +214,15 @@ async fn drain<F>(
                         p.forget();
                         true
                     }
-                    None => {
-                        release(shared, false);
-                        break;
-                    }
+                    None => break,
                 }
             }
         };
         match listener.accept_now() {
             Ok((stream, peer)) => {
+                let Some(stream) = admit(shared, stream, permit) else {
+                    break;
+                };
                 drained += 1;
                 let guard = ConnGuard::new(handle.clone(), permit);
                 match tune(&stream, options) {

@@ -137,7 +137,8 @@ impl Shared {
         }
     }
 
-    /// Takes a `max_accept` ticket before accepting; `false` when none is left.
+    /// Takes the `max_accept` ticket of a connection just accepted; `false` when none is left
+    /// (the connection must then be closed).
     pub(crate) fn take_ticket(&self) -> bool {
         if self.max_accept.is_none() {
             return true;
@@ -147,15 +148,13 @@ impl Shared {
             .is_ok()
     }
 
-    /// Gives back a ticket that was not used (the accept was cancelled).
-    pub(crate) fn return_ticket(&self) {
-        if self.max_accept.is_some() {
-            self.tickets.fetch_add(1, Ordering::AcqRel);
-        }
+    /// `max_accept` connections were accepted: no accept loop may accept more.
+    pub(crate) fn max_accept_reached(&self) -> bool {
+        self.max_accept.is_some() && self.tickets.load(Ordering::Acquire) == 0
     }
 
     /// Counts a newly accepted connection; starts the shutdown when `max_accept` is reached
-    /// (every accept took a ticket first, so `accepted` never passes `max_accept`).
+    /// (every counted connection holds a ticket, so `accepted` never passes `max_accept`).
     pub(crate) fn on_accepted(&self) {
         let accepted = self.accepted.fetch_add(1, Ordering::AcqRel) + 1;
         self.active.fetch_add(1, Ordering::AcqRel);

@@ -533,9 +533,9 @@ where
             )
         });
         let results = join_all(loops).await;
-        // Closing the listeners now refuses new clients instead of queueing them. This worker
-        // may be done before the others (its `max_accept` tickets are gone): the kernel sends
-        // new clients to the listeners still open.
+        // Closing the listeners now refuses new clients instead of queueing them (the loops
+        // end together: on shutdown, once `max_accept` connections were accepted, or on a
+        // fatal error).
         drop(listeners);
         // `true`: halted or past the deadline; dropping the runtime closes what is left.
         shared.wait_idle().await;
