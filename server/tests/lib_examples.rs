@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use support::{PATIENCE, join_thread, pattern, tls_connect, within};
+use support::{join_thread, pattern, tls_connect, wait_for_exit, within};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -44,7 +44,8 @@ fn example(name: &str) -> PathBuf {
 
 /// A running example: the child process and its address.
 struct Running {
-    child: Child,
+    /// `None` once [`Running::finish`] waited for it.
+    child: Option<Child>,
     addr: SocketAddr,
     stdout: BufReader<std::process::ChildStdout>,
 }
@@ -69,7 +70,7 @@ impl Running {
             .parse()
             .unwrap();
         Running {
-            child,
+            child: Some(child),
             addr,
             stdout,
         }
@@ -77,28 +78,29 @@ impl Running {
 
     /// Waits (bounded) for the process to exit successfully; returns the rest of its stdout.
     async fn finish(mut self) -> String {
-        let started = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "example exited with {status}");
-                break;
-            }
-            if started.elapsed() > PATIENCE {
-                let _ = self.child.kill();
-                panic!("example did not exit");
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let child = self.child.take().expect("finish is called once");
+        let status = tokio::task::spawn_blocking(move || wait_for_exit(child))
+            .await
+            .unwrap();
+        assert!(status.success(), "example exited with {status}");
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut self.stdout, &mut rest).unwrap();
         rest
+    }
+
+    /// The example's process id.
+    fn pid(&self) -> libc::pid_t {
+        let child = self.child.as_ref().expect("still running");
+        libc::pid_t::try_from(child.id()).unwrap()
     }
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -192,10 +194,7 @@ async fn echo_tls_example() {
 /// Sends SIGINT to a running example.
 fn interrupt(run: &Running) {
     // SAFETY: plain kill(2) on our own child.
-    assert_eq!(
-        unsafe { libc::kill(run.child.id() as i32, libc::SIGINT) },
-        0
-    );
+    assert_eq!(unsafe { libc::kill(run.pid(), libc::SIGINT) }, 0);
 }
 
 /// Reads one HTTP/1.1 response with a `content-length` body from a keep-alive connection.

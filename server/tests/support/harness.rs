@@ -1,5 +1,5 @@
 //! The waiting and runtime helpers of every test in the repository: one [`PATIENCE`], one
-//! [`eventually`], one [`runtime`].
+//! [`eventually`], one [`runtime`], one [`wait_for_exit`].
 //!
 //! The library's tests include this file through `support/mod.rs`; the responder's and loadgen's
 //! test support include it by path (`#[path = ".../server/tests/support/harness.rs"]`), so the
@@ -38,6 +38,25 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("test runtime")
+}
+
+/// Waits for `child` to exit (a blocking `wait` on a thread of its own, no polling); kills it
+/// and fails the test after [`PATIENCE`].
+pub fn wait_for_exit(mut child: std::process::Child) -> std::process::ExitStatus {
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    match rx.recv_timeout(PATIENCE) {
+        Ok(status) => status.expect("wait for the child process"),
+        Err(_) => {
+            // SAFETY: kill(2) on our own child; it is not reaped yet (its `wait` has not
+            // returned), so the pid still names it.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            panic!("child process {pid} did not exit within {PATIENCE:?}");
+        }
+    }
 }
 
 /// Raises the soft RLIMIT_NOFILE to the hard limit; `true` if at least `need` descriptors are
