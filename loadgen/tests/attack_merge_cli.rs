@@ -2,7 +2,6 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
 
 use loadgen::attack::{AttackConfig, run};
@@ -62,11 +61,9 @@ fn merge_sums_rates_over_the_common_interval() {
     assert!(merge(&[mk(1_000_000, vec![1]), c]).is_err());
 }
 
+/// Runs loadgen: its exit code, stdout and stderr.
 fn loadgen(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(args)
-        .output()
-        .expect("run loadgen");
+    let out = support::loadgen(args);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

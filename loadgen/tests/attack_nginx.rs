@@ -9,14 +9,15 @@
 //! Without nginx the tests are skipped with a message (`apt-get install nginx-light`); CI installs
 //! it and sets `LOADGEN_TEST_REQUIRE_NGINX=1`, which turns the skip into a failure.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
 const BODY: &str = "Hello World!\r\n";
 
 fn nginx_binary() -> Option<PathBuf> {
@@ -212,18 +213,9 @@ http {{
     std::fs::write(dir.join("nginx.conf"), config).expect("write nginx.conf");
 }
 
+/// Runs loadgen, which must succeed, and returns its JSON report.
 fn loadgen(args: &[&str]) -> serde_json::Value {
-    let out: Output = Command::new(LOADGEN)
-        .args(args)
-        .output()
-        .expect("run loadgen");
-    assert!(
-        out.status.success(),
-        "loadgen {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    support::json(&support::loadgen_ok(args))
 }
 
 fn errors(v: &serde_json::Value) -> u64 {

@@ -2,39 +2,22 @@
 //! filter), every flag against the in-process responder or a server that records the request
 //! bytes (over TCP or a Unix socket), and bombardier's own templates through `-o path:FILE`.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
 use clap::Parser;
+use support::{json, loadgen, loadgen_ok};
 use tcpserver_responder::{Responder, ResponderArgs};
-
-const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
 
 fn responder(extra: &[&str]) -> Responder {
     let mut argv = vec!["responder", "--listen", "127.0.0.1:0", "--threads", "1"];
     argv.extend_from_slice(extra);
     Responder::start(ResponderArgs::parse_from(argv)).expect("start responder")
-}
-
-fn loadgen(args: &[&str]) -> Output {
-    let out = Command::new(LOADGEN)
-        .args(args)
-        .output()
-        .expect("run loadgen");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
@@ -51,7 +34,7 @@ fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
 fn seed_line_verbatim_with_jq() {
     let server = responder(&[]);
     let url = format!("http://{}/", server.local_addr());
-    let out = loadgen(&[
+    let out = loadgen_ok(&[
         "-c",
         "100",
         "-d",
@@ -103,7 +86,7 @@ fn counts_prints_and_formats() {
     let server = responder(&[]);
     let url = format!("http://{}/", server.local_addr());
     // -n, -c, --threads, --cpus, -t, -m, long names.
-    let out = loadgen(&[
+    let out = loadgen_ok(&[
         "-n",
         "50",
         "-c",
@@ -126,7 +109,7 @@ fn counts_prints_and_formats() {
     assert_eq!(v["result"]["req2xx"], 50);
     assert_eq!(v["spec"]["testType"], "number-of-requests");
     assert_eq!(v["spec"]["timeoutSeconds"], 5.0);
-    let out = loadgen(&[
+    let out = loadgen_ok(&[
         "--requests=20",
         "--connections=1",
         "--timeout=2s",
@@ -138,18 +121,18 @@ fn counts_prints_and_formats() {
     assert_eq!(json(&out)["result"]["req2xx"], 20);
     // -q / --no-print: nothing at all.
     for q in ["-q", "--no-print"] {
-        let out = loadgen(&["-n", "5", "-c", "1", q, &url]);
+        let out = loadgen_ok(&["-n", "5", "-c", "1", q, &url]);
         assert!(out.stdout.is_empty(), "{q}");
     }
     // -p intro only; the default prints intro and result in plain text (-o pt, plain-text).
-    let out = loadgen(&["-n", "5", "-c", "1", "-p", "i", &url]);
+    let out = loadgen_ok(&["-n", "5", "-c", "1", "-p", "i", &url]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.starts_with("Bombarding") && !text.contains("Reqs/sec"),
         "{text}"
     );
     for format in ["pt", "plain-text"] {
-        let out = loadgen(&[
+        let out = loadgen_ok(&[
             "-n",
             "5",
             "-c",
@@ -171,11 +154,11 @@ fn counts_prints_and_formats() {
         let mut args = vec!["-n", "5", "-c", "1", "-pr"];
         args.extend_from_slice(l);
         args.push(&url);
-        let text = String::from_utf8_lossy(&loadgen(&args).stdout).into_owned();
+        let text = String::from_utf8_lossy(&loadgen_ok(&args).stdout).into_owned();
         assert!(text.contains("Latency Distribution"), "{l:?}: {text}");
     }
     // -d, -r, --warmup, --start-at, --http1.
-    let out = loadgen(&[
+    let out = loadgen_ok(&[
         "-d",
         "500ms",
         "-r",
@@ -197,7 +180,7 @@ fn counts_prints_and_formats() {
     assert_eq!(v["spec"]["rate"], 200.0);
     assert_eq!(v["spec"]["testDurationSeconds"], 0.5);
     assert!(v["result"]["req2xx"].as_u64().unwrap() > 0);
-    let out = loadgen(&[
+    let out = loadgen_ok(&[
         "--duration=300ms",
         "--rate=50",
         "--start-at=0",
@@ -212,15 +195,12 @@ fn counts_prints_and_formats() {
 fn https_with_insecure_and_client_certificate() {
     let server = responder(&["--tls"]);
     let url = format!("https://localhost:{}/", server.local_addr().port());
-    let out = loadgen(&["-n", "10", "-c", "1", "-k", "-pr", "-oj", &url]);
+    let out = loadgen_ok(&["-n", "10", "-c", "1", "-k", "-pr", "-oj", &url]);
     assert_eq!(json(&out)["result"]["req2xx"], 10);
-    let out = loadgen(&["-n", "5", "-c", "1", "--insecure", "-pr", "-oj", &url]);
+    let out = loadgen_ok(&["-n", "5", "-c", "1", "--insecure", "-pr", "-oj", &url]);
     assert_eq!(json(&out)["result"]["req2xx"], 5);
     // Without -k the self-signed certificate is refused.
-    let refused = Command::new(LOADGEN)
-        .args(["-n", "3", "-c", "1", "-pr", "-oj", &url])
-        .output()
-        .unwrap();
+    let refused = loadgen(&["-n", "3", "-c", "1", "-pr", "-oj", &url]);
     let r = json(&refused);
     assert_eq!(
         r["result"]["req2xx"], 0,
@@ -230,7 +210,7 @@ fn https_with_insecure_and_client_certificate() {
     let cert = temp_file("client.pem", key.cert.pem().as_bytes());
     let pkey = temp_file("client.key", key.signing_key.serialize_pem().as_bytes());
     let (cert, pkey) = (cert.to_str().unwrap(), pkey.to_str().unwrap());
-    let out = loadgen(&[
+    let out = loadgen_ok(&[
         "-n", "5", "-c", "1", "-k", "--cert", cert, "--key", pkey, "-pr", "-oj", &url,
     ]);
     assert_eq!(json(&out)["result"]["req2xx"], 5);
@@ -308,7 +288,7 @@ fn first_request(args: &[&str]) -> String {
     let mut argv = vec!["-n", "1", "-c", "1", "-q"];
     argv.extend_from_slice(args);
     argv.push(&url);
-    loadgen(&argv);
+    loadgen_ok(&argv);
     String::from_utf8(rx.recv().unwrap()).unwrap()
 }
 
@@ -350,7 +330,7 @@ fn request_flags_shape_the_request() {
 #[test]
 fn connect_to_keeps_the_host_header_of_the_url() {
     let (addr, rx) = recording_tcp_server();
-    loadgen(&[
+    loadgen_ok(&[
         "-n",
         "1",
         "-c",
@@ -367,7 +347,7 @@ fn connect_to_keeps_the_host_header_of_the_url() {
     );
     // Upper-case schemes are schemes.
     let (addr, rx) = recording_tcp_server();
-    loadgen(&["-n", "1", "-c", "1", "-q", &format!("HTTP://{addr}/u")]);
+    loadgen_ok(&["-n", "1", "-c", "1", "-q", &format!("HTTP://{addr}/u")]);
     assert!(
         String::from_utf8(rx.recv().unwrap())
             .unwrap()
@@ -519,7 +499,7 @@ fn bombardier_templates_render() {
     let json_tmpl = temp_file("json.template", BOMBARDIER_JSON.as_bytes());
     let spec = format!("path:{}", json_tmpl.display());
     // A request count over in less than one rps window: no "rps" (bombardier's `with` skips it).
-    let out = loadgen(&[
+    let out = loadgen_ok(&[
         "-n", "200", "-c", "2", "-l", "-H", "X-A: 1", "-p", "r", "-o", &spec, &url,
     ]);
     let v = json(&out);
@@ -534,7 +514,7 @@ fn bombardier_templates_render() {
         pcs.keys().map(String::as_str).collect::<Vec<_>>(),
         ["50", "75", "90", "99"]
     );
-    let out = loadgen(&["-d", "1s", "-c", "2", "-pr", "-o", &spec, &url]);
+    let out = loadgen_ok(&["-d", "1s", "-c", "2", "-pr", "-o", &spec, &url]);
     let v = json(&out);
     assert_eq!(v["spec"]["testType"], "timed");
     assert_eq!(v["spec"]["testDurationSeconds"], 1);
@@ -548,7 +528,7 @@ fn bombardier_templates_render() {
 
     let plain = temp_file("plain.template", BOMBARDIER_PLAIN_TEXT.as_bytes());
     let spec = format!("path:{}", plain.display());
-    let out = loadgen(&[
+    let out = loadgen_ok(&[
         "-d",
         "500ms",
         "-c",
@@ -579,10 +559,7 @@ fn bombardier_templates_render() {
     assert!(text.contains("  Throughput:"), "{text}");
     // A template that does not parse is a command-line error.
     let bad = temp_file("bad.template", b"{{ .Result");
-    let out = Command::new(LOADGEN)
-        .args(["-o", &format!("path:{}", bad.display()), &url])
-        .output()
-        .unwrap();
+    let out = loadgen(&["-o", &format!("path:{}", bad.display()), &url]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -596,7 +573,7 @@ fn unix_socket_with_the_host_header_of_the_url() {
     let listener = UnixListener::bind(&path).unwrap();
     let rx = recording_server(listener, |l| l.accept().map(|(s, _)| s));
     let socket = path.to_str().unwrap();
-    let out = loadgen(&[
+    let out = loadgen_ok(&[
         "-n",
         "20",
         "-c",
@@ -619,7 +596,7 @@ fn unix_socket_with_the_host_header_of_the_url() {
         &["--unix-socket", socket, "https://localhost/"][..],
         &["--unix-socket", "/dev/null", "http://localhost/"],
     ] {
-        let out = Command::new(LOADGEN).args(args).output().unwrap();
+        let out = loadgen(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
     let _ = std::fs::remove_file(&path);

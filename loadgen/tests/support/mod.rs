@@ -1,17 +1,20 @@
-//! Helpers for loadgen's tests: two HTTP/1.1 test servers, one whose answer is chosen by the
-//! request path, over plain TCP or TLS ([`TestServer`], `path_server.rs`), and one that answers
-//! every request with the same misbehaviour ([`FaultServer`], `fault_server.rs`); and, included by
-//! path from the library's test support, the waiting helpers (`harness.rs`: [`PATIENCE`],
-//! [`eventually`], [`runtime`]).
+//! Helpers for loadgen's tests: the binary run as a user runs it ([`loadgen`], `cli.rs`); two
+//! HTTP/1.1 test servers, one whose answer is chosen by the request path, over plain TCP or TLS
+//! ([`TestServer`], `path_server.rs`), and one that answers every request with the same
+//! misbehaviour ([`FaultServer`], `fault_server.rs`); and, included by path from the library's
+//! test support, the waiting helpers (`harness.rs`: [`PATIENCE`], [`eventually`], [`runtime`]).
 
 #![allow(dead_code)] // each test binary uses a different subset
 
+mod cli;
 mod fault_server;
 #[path = "../../../server/tests/support/harness.rs"]
 mod harness;
 mod path_server;
 
 #[allow(unused_imports)] // not every test uses every helper
+pub use cli::{LOADGEN, json, loadgen, loadgen_ok};
+#[allow(unused_imports)]
 pub use fault_server::{Fault, FaultServer, FaultStats};
 #[allow(unused_imports)]
 pub use harness::*;
