@@ -63,7 +63,7 @@ fn start_proxy(
 ) -> (ServerHandle, std::thread::JoinHandle<()>) {
     let server = Server::builder("127.0.0.1:0")
         .threads(1)
-        .pin_cpus(vec![0])
+        .pin_cpus(tcpserver::CpuSet::new([0]).unwrap())
         .build()
         .unwrap();
     let handle = server.handle();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::handle::{ServerHandle, Shared};
 use crate::listener::Bound;
 use crate::server::{Config, OnConnect};
-use crate::{Connection, Error, ListenOptions, Server};
+use crate::{Connection, CpuSet, Error, ListenOptions, Server};
 
 /// Default number of accept loops of the shared runtime model (as in the Go library).
 pub const DEFAULT_LOOPS: usize = 8;
@@ -38,7 +38,7 @@ pub struct ServerBuilder {
     options: ListenOptions,
     loops: usize,
     threads: Option<usize>,
-    pin_cpus: Option<Vec<usize>>,
+    pin_cpus: Option<CpuSet>,
     max_connections: Option<usize>,
     max_accept: Option<u64>,
     tls: Option<Arc<crate::tls::Reloadable>>,
@@ -322,14 +322,24 @@ impl ServerBuilder {
         self
     }
 
-    /// Pins the per-core model's worker `i` to CPU `cpus[i % cpus.len()]` (Linux; elsewhere a
-    /// warning is logged and the thread runs unpinned).
+    /// Pins the per-core model's worker `i` to the `i % n`-th of the `n` CPUs of `cpus` (Linux;
+    /// elsewhere a warning is logged and the threads run unpinned). On Linux,
+    /// [`build`](Self::build) fails with [`Error::Cpus`] if this process may not run on one of
+    /// them (the kernel would leave that CPU out without a word).
     ///
     /// ```
-    /// let b = tcpserver::Server::builder("127.0.0.1:0").threads(2).pin_cpus(vec![0, 1]);
+    /// use tcpserver::{CpuSet, Server};
+    ///
+    /// let b = Server::builder("127.0.0.1:0").threads(2).pin_cpus("0-1".parse()?);
     /// # let _ = b;
+    /// # #[cfg(target_os = "linux")]
+    /// assert!(matches!(
+    ///     Server::builder("127.0.0.1:0").pin_cpus(CpuSet::new([1023])?).build(),
+    ///     Err(tcpserver::Error::Cpus(_))
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn pin_cpus(mut self, cpus: Vec<usize>) -> Self {
+    pub fn pin_cpus(mut self, cpus: CpuSet) -> Self {
         self.pin_cpus = Some(cpus);
         self
     }
@@ -438,6 +448,10 @@ impl ServerBuilder {
         }
         if self.max_connections == Some(0) {
             return Err(Error::Config("max_connections must be at least 1"));
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(cpus) = &self.pin_cpus {
+            cpus.check_allowed()?;
         }
         self.options.check()?;
         let mut listeners = Vec::with_capacity(self.listens.len());

@@ -74,6 +74,10 @@ pub enum Error {
     /// The feature is not available on this platform (e.g. `TCP_DEFER_ACCEPT` outside Linux).
     #[error("{0} is not supported on this platform")]
     Unsupported(&'static str),
+    /// The CPUs of [`pin_cpus`](crate::ServerBuilder::pin_cpus) include one this process may
+    /// not run on.
+    #[error("cannot pin the workers: {0}")]
+    Cpus(#[from] crate::CpuSetError),
     /// The builder was given an inconsistent configuration.
     #[error("invalid configuration: {0}")]
     Config(&'static str),

@@ -24,7 +24,7 @@ pub(crate) struct Config {
     pub(crate) options: ListenOptions,
     pub(crate) loops: usize,
     pub(crate) threads: Option<usize>,
-    pub(crate) pin_cpus: Option<Vec<usize>>,
+    pub(crate) pin_cpus: Option<crate::CpuSet>,
     pub(crate) on_connect: Option<OnConnect>,
 }
 
@@ -423,8 +423,7 @@ impl Server {
             let cpu = config
                 .pin_cpus
                 .as_ref()
-                .filter(|c| !c.is_empty())
-                .map(|c| c[i % c.len()]);
+                .map(|c| c.cpus()[i % c.cpus().len()]);
             let (svc, handle, app) = (svc.clone(), handle.clone(), app.clone());
             let stop = shared.stop.child_token();
             let spawned = std::thread::Builder::new()

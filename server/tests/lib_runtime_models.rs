@@ -96,7 +96,7 @@ async fn per_core_model_without_reuseport_shares_the_listener() {
 async fn per_core_handlers_need_not_be_send() {
     let log = Arc::new(Mutex::new(Vec::new()));
     let server = support::reuseport_server(2)
-        .pin_cpus(vec![0])
+        .pin_cpus(tcpserver::CpuSet::new([0]).unwrap())
         .build()
         .unwrap();
     let addr = server.local_addr();
@@ -126,7 +126,7 @@ async fn per_core_handlers_need_not_be_send() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_core_workers_are_pinned() {
     let server = support::reuseport_server(2)
-        .pin_cpus(vec![0])
+        .pin_cpus(tcpserver::CpuSet::new([0]).unwrap())
         .build()
         .unwrap();
     let addr = server.local_addr();

@@ -79,7 +79,7 @@ impl Responder {
         if let Some(cpus) = &args.pin_cpus {
             // The kernel would silently leave out a CPU this process may not use.
             cpus.check_allowed()?;
-            builder = builder.pin_cpus(cpus.cpus().to_vec());
+            builder = builder.pin_cpus(cpus.clone());
         }
         let mut certificate = None;
         if args.tls {
