@@ -242,7 +242,12 @@ fn http2_over_tls_exact_against_hyper() {
 fn h2c_bodies_larger_than_the_first_window_are_sent() {
     // 200 KB per request: more than the 65,535 bytes a stream may send before the server's
     // SETTINGS and WINDOW_UPDATEs, and split into frames of the largest size.
-    let addr = hyper_h2(false);
+    let r = forty_posts_of_200_kb(hyper_h2(false));
+    assert!(r.result.bytes_written > 40 * 200_000);
+}
+
+/// 40 POSTs of 200 KB over h2c, 2 connections of 4 streams: all answered 2xx, no error.
+fn forty_posts_of_200_kb(addr: SocketAddr) -> loadgen::report::Report {
     let r = run(&AttackConfig {
         h2c: true,
         streams: 4,
@@ -251,8 +256,13 @@ fn h2c_bodies_larger_than_the_first_window_are_sent() {
         ..config(format!("http://{addr}/"), 2, 40)
     })
     .unwrap();
-    assert_eq!((r.result.req2xx, r.result.error_classes.total()), (40, 0));
-    assert!(r.result.bytes_written > 40 * 200_000);
+    assert_eq!(
+        (r.result.req2xx, r.result.error_classes.total()),
+        (40, 0),
+        "{:?}",
+        r.result.error_classes
+    );
+    r
 }
 
 #[test]
@@ -595,4 +605,76 @@ fn http2_push_promise_is_a_protocol_error() {
     .unwrap();
     let e = r.result.error_classes;
     assert_eq!((e.protocol, e.total()), (2, 2), "{e:?}");
+}
+
+/// An `h2` server with its own settings: at most `max_streams` concurrent streams, frames up
+/// to `max_frame` bytes and windows of 1 MiB; it reads each request body to the end, checks its
+/// length, and answers 200 after `delay` (so that the client's streams pile up).
+fn h2_server_with(max_streams: u32, max_frame: u32, delay: Duration) -> SocketAddr {
+    spawn_server(move |listener| async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::Builder::new()
+                    .max_concurrent_streams(max_streams)
+                    .max_frame_size(max_frame)
+                    .initial_window_size(1 << 20)
+                    .initial_connection_window_size(1 << 20)
+                    .handshake::<_, Bytes>(tcp)
+                    .await
+                else {
+                    return; // the reachability probe
+                };
+                while let Some(Ok((req, mut respond))) = conn.accept().await {
+                    tokio::spawn(async move {
+                        let mut body = req.into_body();
+                        let mut len = 0;
+                        while let Some(Ok(chunk)) = body.data().await {
+                            len += chunk.len();
+                            let _ = body.flow_control().release_capacity(chunk.len());
+                        }
+                        tokio::time::sleep(delay).await;
+                        let status = if len == 0 || len == 200_000 { 200 } else { 400 };
+                        let response = http::Response::builder().status(status).body(()).unwrap();
+                        if let Ok(mut body) = respond.send_response(response, false) {
+                            let _ = body.send_data(Bytes::from_static(b"ok"), true);
+                        }
+                    });
+                }
+            });
+        }
+    })
+}
+
+#[test]
+fn http2_max_concurrent_streams_of_the_server_is_kept() {
+    // 10 streams asked for, the server allows 2: the client keeps to 2 once it has the
+    // server's SETTINGS; none refused, none lost.
+    let addr = h2_server_with(2, 16_384, Duration::from_millis(2));
+    let r = run(&AttackConfig {
+        h2c: true,
+        streams: 10,
+        ..config(format!("http://{addr}/"), 2, 200)
+    })
+    .unwrap();
+    assert_eq!(
+        (r.result.req2xx, r.result.error_classes.total()),
+        (200, 0),
+        "{:?}",
+        r.result.error_classes
+    );
+}
+
+#[test]
+fn http2_larger_frames_allowed_by_the_server_carry_the_bodies() {
+    // The server accepts frames of 1 MiB and opens 1 MiB windows: 200 KB bodies go out in
+    // frames larger than the default 16 KiB (within what the server allows: h2 checks), and
+    // the server checks each body's length.
+    let r = forty_posts_of_200_kb(h2_server_with(100, 1 << 20, Duration::ZERO));
+    // In 16 KiB frames each body would take 13 DATA frame headers of 9 bytes: all that
+    // framing, with the HEADERS, preface and SETTINGS, was 5,476 bytes; in large frames 1,228.
+    let framing = r.result.bytes_written - 40 * 200_000;
+    assert!(framing < 40 * 13 * 9, "{framing} bytes of framing");
 }

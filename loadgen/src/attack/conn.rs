@@ -56,6 +56,15 @@ impl ThreadCtx {
         }
     }
 
+    /// Returns the ticket of a request that will be sent again (see [`take_ticket`]).
+    ///
+    /// [`take_ticket`]: ThreadCtx::take_ticket
+    pub(super) fn give_back_ticket(&self) {
+        if let Some(n) = self.tickets.get() {
+            self.tickets.set(Some(n + 1));
+        }
+    }
+
     pub(super) fn past_deadline(&self, now: Instant) -> bool {
         self.deadline.is_some_and(|d| now >= d)
     }

@@ -25,7 +25,8 @@ pub(crate) enum ErrorClass {
     Write,
     Parse,
     PeerClosed,
-    /// HTTP/2: the server reset the stream (RST_STREAM).
+    /// HTTP/2: the server reset the stream (RST_STREAM; a REFUSED_STREAM of a stream sent
+    /// before the server's SETTINGS is not an error: the request is sent again).
     Reset,
     /// HTTP/2: the server sent GOAWAY before answering.
     GoAway,

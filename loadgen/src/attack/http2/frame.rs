@@ -55,6 +55,7 @@ pub(super) mod code {
     pub const PROTOCOL_ERROR: u32 = 0x1;
     pub const FLOW_CONTROL_ERROR: u32 = 0x3;
     pub const FRAME_SIZE_ERROR: u32 = 0x6;
+    pub const REFUSED_STREAM: u32 = 0x7;
     pub const CANCEL: u32 = 0x8;
     pub const COMPRESSION_ERROR: u32 = 0x9;
 }

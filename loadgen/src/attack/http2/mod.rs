@@ -108,6 +108,10 @@ struct Slot {
     /// Request body bytes sent, and the stream's send window.
     body_sent: usize,
     send_window: i64,
+    /// Sent before the server's first SETTINGS (whose stream limit it may exceed).
+    before_settings: bool,
+    /// The first send of a request the server refused and that goes out again.
+    retry_of: Option<Instant>,
 }
 
 /// Why a turn of the loop ends the connection.
@@ -212,6 +216,8 @@ impl<'a> Connection<'a> {
             unacked: 0,
             body_sent: 0,
             send_window: 0,
+            before_settings: false,
+            retry_of: None,
         };
         Connection {
             ctx,
@@ -232,6 +238,7 @@ impl<'a> Connection<'a> {
         let interval = self.ctx.interval.unwrap_or(Duration::ZERO);
         for (k, s) in self.slots.iter_mut().enumerate() {
             s.open = false;
+            s.retry_of = None;
             s.next_due = first_send + interval * k as u32;
         }
         self.reader.clear();
@@ -336,12 +343,13 @@ impl<'a> Connection<'a> {
             *slot = Slot {
                 open: true,
                 stream,
-                start: now,
+                start: slot.retry_of.take().unwrap_or(now),
                 intended,
                 status: 0,
                 unacked: 0,
                 body_sent: 0,
                 send_window: self.state.peer_initial_window,
+                before_settings: !self.state.settings_seen,
                 ..*slot
             };
             if let Some(due) = intended
@@ -559,11 +567,13 @@ impl<'a> Connection<'a> {
                         _ => self.stream_error(k, now, code::PROTOCOL_ERROR),
                     }
                 }
-                Frame::RstStream { stream, .. } => {
-                    if let Some(k) = self.slot_of(stream) {
-                        self.finish(k, now, Err(ErrorClass::Reset));
+                Frame::RstStream { stream, code } => match self.slot_of(stream) {
+                    Some(k) if code == code::REFUSED_STREAM && self.slots[k].before_settings => {
+                        self.send_again(k)
                     }
-                }
+                    Some(k) => self.finish(k, now, Err(ErrorClass::Reset)),
+                    None => {}
+                },
                 Frame::Settings(settings) => {
                     if !self.state.settings_seen {
                         // No limit unless the server's first SETTINGS set one.
@@ -683,6 +693,25 @@ impl<'a> Connection<'a> {
                 written,
             ),
         }
+    }
+
+    /// Slot `k`'s request went out before the server's SETTINGS and was refused
+    /// (REFUSED_STREAM: the server did not process it), as the streams beyond the limit those
+    /// SETTINGS set are: it is sent again on a new stream once the limit allows, with its
+    /// ticket, its first send time and its `-r` slot, and counts once. A request sent after
+    /// the SETTINGS and refused is an error (`rstStream`), so a request is sent at most twice.
+    fn send_again(&mut self, k: usize) {
+        let slot = &mut self.slots[k];
+        slot.open = false;
+        slot.retry_of = Some(slot.start);
+        if let Some(due) = slot.intended {
+            slot.next_due = due;
+        }
+        self.state.open -= 1;
+        self.ctx
+            .in_flight
+            .set(self.ctx.in_flight.get().saturating_sub(1));
+        self.ctx.give_back_ticket();
     }
 
     /// Times out the requests that have waited too long (RST_STREAM CANCEL to the server).
