@@ -108,8 +108,6 @@ struct Slot {
     /// Request body bytes sent, and the stream's send window.
     body_sent: usize,
     send_window: i64,
-    /// Sent before the server's first SETTINGS (whose stream limit it may exceed).
-    before_settings: bool,
     /// The first send of a request the server refused and that goes out again.
     retry_of: Option<Instant>,
 }
@@ -146,7 +144,9 @@ struct State {
     sent_any: bool,
     /// The server's limits.
     max_streams: usize,
-    settings_seen: bool,
+    /// The first stream opened after the server's first SETTINGS (`None` before them): the
+    /// streams below it were opened before its stream limit was known.
+    settings_from_stream: Option<u32>,
     peer_max_frame: usize,
     peer_initial_window: i64,
     /// Our send window on the connection (request bodies).
@@ -172,7 +172,7 @@ impl State {
         unattributed_written: 0,
         sent_any: false,
         max_streams: ASSUMED_MAX_STREAMS,
-        settings_seen: false,
+        settings_from_stream: None,
         peer_max_frame: frame::DEFAULT_MAX_FRAME,
         peer_initial_window: DEFAULT_WINDOW as i64,
         send_window: DEFAULT_WINDOW as i64,
@@ -216,7 +216,6 @@ impl<'a> Connection<'a> {
             unacked: 0,
             body_sent: 0,
             send_window: 0,
-            before_settings: false,
             retry_of: None,
         };
         Connection {
@@ -349,7 +348,6 @@ impl<'a> Connection<'a> {
                 unacked: 0,
                 body_sent: 0,
                 send_window: self.state.peer_initial_window,
-                before_settings: !self.state.settings_seen,
                 ..*slot
             };
             if let Some(due) = intended
@@ -568,16 +566,19 @@ impl<'a> Connection<'a> {
                     }
                 }
                 Frame::RstStream { stream, code } => match self.slot_of(stream) {
-                    Some(k) if code == code::REFUSED_STREAM && self.slots[k].before_settings => {
+                    Some(k)
+                        if code == code::REFUSED_STREAM
+                            && self.state.settings_from_stream.is_none_or(|s| stream < s) =>
+                    {
                         self.send_again(k)
                     }
                     Some(k) => self.finish(k, now, Err(ErrorClass::Reset)),
                     None => {}
                 },
                 Frame::Settings(settings) => {
-                    if !self.state.settings_seen {
+                    if self.state.settings_from_stream.is_none() {
                         // No limit unless the server's first SETTINGS set one.
-                        self.state.settings_seen = true;
+                        self.state.settings_from_stream = Some(self.state.next_stream);
                         self.state.max_streams = usize::MAX;
                     }
                     for (id, value) in settings.iter() {
@@ -674,12 +675,8 @@ impl<'a> Connection<'a> {
 
     /// Records the outcome of slot `k`'s request and frees the slot.
     fn finish(&mut self, k: usize, now: Instant, outcome: Result<u16, ErrorClass>) {
-        let slot = &mut self.slots[k];
-        slot.open = false;
-        self.state.open -= 1;
-        self.ctx
-            .in_flight
-            .set(self.ctx.in_flight.get().saturating_sub(1));
+        self.free(k);
+        let slot = &self.slots[k];
         let read = std::mem::take(&mut self.state.unattributed_read);
         let written = std::mem::take(&mut self.state.unattributed_written);
         let mut stats = self.ctx.stats.borrow_mut();
@@ -701,17 +698,22 @@ impl<'a> Connection<'a> {
     /// ticket, its first send time and its `-r` slot, and counts once. A request sent after
     /// the SETTINGS and refused is an error (`rstStream`), so a request is sent at most twice.
     fn send_again(&mut self, k: usize) {
+        self.free(k);
         let slot = &mut self.slots[k];
-        slot.open = false;
         slot.retry_of = Some(slot.start);
         if let Some(due) = slot.intended {
             slot.next_due = due;
         }
+        self.ctx.give_back_ticket();
+    }
+
+    /// Slot `k`'s request is no longer under way.
+    fn free(&mut self, k: usize) {
+        self.slots[k].open = false;
         self.state.open -= 1;
         self.ctx
             .in_flight
             .set(self.ctx.in_flight.get().saturating_sub(1));
-        self.ctx.give_back_ticket();
     }
 
     /// Times out the requests that have waited too long (RST_STREAM CANCEL to the server).
