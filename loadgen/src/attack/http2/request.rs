@@ -195,24 +195,26 @@ pub(crate) fn build_request(
         (":path", path.as_str()),
     ];
     all.extend(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-    // The fields that go into the dynamic table, in order, as long as they fit.
+    // Each field's static index, if it has one, and whether it goes into the dynamic table
+    // (the others, in order, as long as they fit).
     let mut table = 0;
-    let indexed: Vec<bool> = all
+    let placed: Vec<(Option<usize>, bool)> = all
         .iter()
         .map(|&(n, v)| {
+            let statically = static_field(n, v);
             let size = n.len() + v.len() + 32;
-            let fits = static_field(n, v).is_none() && table + size <= TABLE_SIZE;
+            let fits = statically.is_none() && table + size <= TABLE_SIZE;
             if fits {
                 table += size;
             }
-            fits
+            (statically, fits)
         })
         .collect();
-    let added = indexed.iter().filter(|&&i| i).count();
+    let added = placed.iter().filter(|&&(_, dynamic)| dynamic).count();
     let (mut first, mut repeat, mut plain) = (Vec::new(), Vec::new(), Vec::new());
     let mut position = 0;
-    for (&(name, value), &index) in all.iter().zip(&indexed) {
-        if let Some(i) = static_field(name, value) {
+    for (&(name, value), &(statically, index)) in all.iter().zip(&placed) {
+        if let Some(i) = statically {
             for block in [&mut first, &mut repeat, &mut plain] {
                 encode_integer(block, 0x80, 7, i);
             }
