@@ -414,57 +414,37 @@ fn http2_server_without_an_hpack_table_is_served() {
     // table. This server asks for no table after the first request: every block after the
     // client's SETTINGS ACK must start with a size update to 0 and use no dynamic entry
     // (loona-hpack's decoder, limited to 0, checks it); the answer is 200 if so, else 500.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            std::thread::spawn(move || {
-                let mut preface = [0u8; 24];
-                if conn.read_exact(&mut preface).is_err() {
-                    return;
+    let addr = raw_h2_server(|mut conn| {
+        let mut decoder = loona_hpack::Decoder::new();
+        let (mut requests, mut acked, mut updated) = (0, false, false);
+        while let Some((head, payload)) = read_frame(&mut conn) {
+            let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
+            match head[3] {
+                0x4 if head[4] & 0x1 != 0 && requests > 0 => {
+                    // The ACK of our SETTINGS: the table is now limited to 0.
+                    decoder.set_max_allowed_table_size(0);
+                    acked = true;
                 }
-                let mut decoder = loona_hpack::Decoder::new();
-                let (mut requests, mut acked, mut updated) = (0, false, false);
-                loop {
-                    let mut head = [0u8; 9];
-                    if conn.read_exact(&mut head).is_err() {
+                H2_HEADERS => {
+                    let mut ok = decoder.decode(&payload).is_ok();
+                    if acked && !updated {
+                        ok &= payload.first() == Some(&0x20);
+                        updated = true;
+                    }
+                    let mut out = Vec::new();
+                    if requests == 0 {
+                        out = h2_frame(0x4, 0, 0, &[0, 1, 0, 0, 0, 0]); // table size 0
+                    }
+                    requests += 1;
+                    let status = if ok { 0x88 } else { 0x8e }; // 200, 500
+                    let flags = H2_END_HEADERS | H2_END_STREAM;
+                    out.extend(h2_frame(H2_HEADERS, flags, stream, &[status]));
+                    if conn.write_all(&out).is_err() {
                         return;
                     }
-                    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-                    let mut payload = vec![0u8; len];
-                    if conn.read_exact(&mut payload).is_err() {
-                        return;
-                    }
-                    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]);
-                    match head[3] {
-                        0x4 if head[4] & 0x1 != 0 && requests > 0 => {
-                            // The ACK of our SETTINGS: the table is now limited to 0.
-                            decoder.set_max_allowed_table_size(0);
-                            acked = true;
-                        }
-                        H2_HEADERS => {
-                            let mut ok = decoder.decode(&payload).is_ok();
-                            if acked && !updated {
-                                ok &= payload.first() == Some(&0x20);
-                                updated = true;
-                            }
-                            let mut out = Vec::new();
-                            if requests == 0 {
-                                out = h2_frame(0x4, 0, 0, &[0, 1, 0, 0, 0, 0]); // table size 0
-                            }
-                            requests += 1;
-                            let status = if ok { 0x88 } else { 0x8e }; // 200, 500
-                            let flags = H2_END_HEADERS | H2_END_STREAM;
-                            out.extend(h2_frame(H2_HEADERS, flags, stream, &[status]));
-                            if conn.write_all(&out).is_err() {
-                                return;
-                            }
-                        }
-                        _ => {}
-                    }
                 }
-            });
+                _ => {}
+            }
         }
     });
     let r = run(&AttackConfig {
@@ -489,41 +469,56 @@ fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     f
 }
 
-/// A hand-written HTTP/2 server: on each connection it reads the client's frames up to its
-/// `streams`-th HEADERS, writes `reply(stream ids)` and reads on until the client closes.
-fn scripted_h2_server(streams: usize, reply: fn(&[u32]) -> Vec<u8>) -> SocketAddr {
+/// A hand-written HTTP/2 server: a thread per connection runs `on_conn` once the client's
+/// preface is read (a connection without one, such as the reachability probe, is dropped).
+fn raw_h2_server<F>(on_conn: F) -> SocketAddr
+where
+    F: Fn(std::net::TcpStream) + Clone + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut conn) = conn else { continue };
+            let on_conn = on_conn.clone();
             std::thread::spawn(move || {
                 let mut preface = [0u8; 24];
-                if conn.read_exact(&mut preface).is_err() {
-                    return; // the reachability probe
+                if conn.read_exact(&mut preface).is_ok() {
+                    on_conn(conn);
                 }
-                let mut ids = Vec::new();
-                while ids.len() < streams {
-                    let mut head = [0u8; 9];
-                    if conn.read_exact(&mut head).is_err() {
-                        return;
-                    }
-                    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
-                    let mut payload = vec![0u8; len];
-                    if conn.read_exact(&mut payload).is_err() {
-                        return;
-                    }
-                    if head[3] == H2_HEADERS {
-                        ids.push(u32::from_be_bytes([head[5], head[6], head[7], head[8]]));
-                    }
-                }
-                let _ = conn.write_all(&reply(&ids));
-                let mut buf = [0u8; 4096];
-                while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
             });
         }
     });
     addr
+}
+
+/// Reads one frame: its 9-byte header and its payload; `None` once the connection ends.
+fn read_frame(conn: &mut std::net::TcpStream) -> Option<([u8; 9], Vec<u8>)> {
+    let mut head = [0u8; 9];
+    conn.read_exact(&mut head).ok()?;
+    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    let mut payload = vec![0u8; len];
+    conn.read_exact(&mut payload).ok()?;
+    Some((head, payload))
+}
+
+/// A hand-written HTTP/2 server: on each connection it reads the client's frames up to its
+/// `streams`-th HEADERS, writes `reply(stream ids)` and reads on until the client closes.
+fn scripted_h2_server(streams: usize, reply: fn(&[u32]) -> Vec<u8>) -> SocketAddr {
+    raw_h2_server(move |mut conn| {
+        let mut ids = Vec::new();
+        while ids.len() < streams {
+            let Some((head, _)) = read_frame(&mut conn) else {
+                return;
+            };
+            if head[3] == H2_HEADERS {
+                ids.push(u32::from_be_bytes([head[5], head[6], head[7], head[8]]));
+            }
+        }
+        let _ = conn.write_all(&reply(&ids));
+        let mut buf = [0u8; 4096];
+        while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+    })
 }
 
 const H2_HEADERS: u8 = 0x1;
